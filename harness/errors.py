@@ -1,0 +1,85 @@
+"""Every error consentry raises on purpose.
+
+    HarnessError
+     +-- ConfigError            bad command-line input or configuration
+     |    +-- ScenarioError     a scenario file that cannot be used (file, line, what was expected)
+     |    +-- InputError        an input file (HAR, flow dump, values, hierarchy) that cannot be read
+     +-- ToolchainError         a missing external tool (npm, javac, mitmdump), with what to run
+     +-- DeviceError            the Android device or its adb connection
+     |    +-- DeviceNotFound
+     |    +-- AmbiguousDevice
+     |    +-- InstallFailed
+     +-- InstrumentationError   Frida: attach, agent load or agent crash
+     +-- CaptureError           the proxy failed; evidence may be missing, so the run fails
+     +-- UiError                the UI driver failed
+     |    +-- ElementNotFound
+     +-- EvidenceError          the run directory cannot be written or read
+
+Library code raises these; only ``cli.py`` turns them into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base of all consentry errors. The message says what to do about it."""
+
+
+class ConfigError(HarnessError):
+    pass
+
+
+class ScenarioError(ConfigError):
+    """A scenario that cannot be used; the message names the file and line."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+
+
+class InputError(ConfigError):
+    pass
+
+
+class ToolchainError(HarnessError):
+    pass
+
+
+class DeviceError(HarnessError):
+    pass
+
+
+class DeviceNotFound(DeviceError):
+    pass
+
+
+class AmbiguousDevice(DeviceError):
+    pass
+
+
+class InstallFailed(DeviceError):
+    pass
+
+
+class InstrumentationError(HarnessError):
+    pass
+
+
+class CaptureError(HarnessError):
+    pass
+
+
+class UiError(HarnessError):
+    pass
+
+
+class ElementNotFound(UiError):
+    pass
+
+
+class EvidenceError(HarnessError):
+    pass

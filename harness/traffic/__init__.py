@@ -1,0 +1,1 @@
+"""Finding personal values in traffic, however they are encoded (pure, offline)."""
