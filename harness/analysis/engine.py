@@ -1,0 +1,73 @@
+"""Runs the rules over one bundle. Pure: reads only the run directory, decides nothing by clock.
+
+A rule that raises is contained (as mitmproxy's ``safecall`` contains an addon): it becomes a
+``rule_errors`` entry and the other rules still run, so one bug cannot hide every finding.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.analysis.attribution import Attribution, SdkTable, attribute, load_sdk_table
+from harness.analysis.model import Finding, Rule, RunContext
+from harness.analysis.result import AnalysisResult, RuleError, RuleInfo
+from harness.analysis.rules import default_rules
+from harness.analysis.sendmatch import match_flows
+from harness.analysis.timeline import consent_of
+from harness.analysis.values import build_index
+from harness.bundle import RunBundle, load_bundle
+from harness.events import HOOK_CALL, PERMISSION_TYPES
+from harness.report.html import write_report
+from harness.report.jsonout import write_findings
+
+log = logging.getLogger(__name__)
+
+ATTRIBUTED_TYPES = frozenset({HOOK_CALL}) | PERMISSION_TYPES
+
+
+def build_context(bundle: RunBundle, table: SdkTable | None = None) -> RunContext:
+    table = table or load_sdk_table()
+    attributions: dict[int, Attribution] = {}
+    for event in bundle.events:
+        if event.type in ATTRIBUTED_TYPES:
+            stack = [str(frame) for frame in event.data.get("stack") or []]
+            attributions[event.seq] = attribute(stack, bundle.app_package, table)
+    values = build_index(bundle.events, attributions)
+    sends = match_flows(bundle.events, values.values_by_type())
+    return RunContext(bundle=bundle, consent=consent_of(bundle.events),
+                      attributions=attributions, values=values, sends=sends)
+
+
+def run_rules(ctx: RunContext, rules: Sequence[Rule]) -> tuple[list[Finding], list[RuleError]]:
+    findings: list[Finding] = []
+    errors: list[RuleError] = []
+    for rule in rules:
+        try:
+            findings.extend(rule.evaluate(ctx))
+        except Exception as exc:  # noqa: BLE001 - containment is the point
+            log.error("rule %s failed: %s: %s", rule.id, type(exc).__name__, exc)
+            errors.append(RuleError(rule=rule.id, error=f"{type(exc).__name__}: {exc}"))
+    findings.sort(key=Finding.sort_key)
+    return findings, errors
+
+
+def analyze_bundle(bundle: RunBundle, rules: Sequence[Rule] | None = None,
+                   table: SdkTable | None = None) -> AnalysisResult:
+    rules = list(default_rules() if rules is None else rules)
+    ctx = build_context(bundle, table)
+    findings, errors = run_rules(ctx, rules)
+    infos = [RuleInfo(id=r.id, title=r.title, title_zh=r.title_zh) for r in rules]
+    return AnalysisResult(context=ctx, findings=findings, rule_errors=errors, rules=infos)
+
+
+def analyze(run_dir: Path, rules: Sequence[Rule] | None = None) -> AnalysisResult:
+    """Analyse the run directory ``run_dir`` (raises :class:`EvidenceError` if unreadable)."""
+    return analyze_bundle(load_bundle(run_dir), rules)
+
+
+def write_outputs(run_dir: Path, result: AnalysisResult) -> None:
+    """Write ``findings.json`` and ``report.html`` into ``run_dir``."""
+    write_findings(Path(run_dir) / "findings.json", result)
+    write_report(Path(run_dir) / "report.html", result)

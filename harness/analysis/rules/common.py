@@ -1,0 +1,126 @@
+"""Grouping shared by the rules: calls per SDK, sends per (SDK, recipient host)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from harness.analysis.model import Finding, Rule, RunContext
+from harness.analysis.sendmatch import SendMatch
+from harness.analysis.timeline import Phase
+from harness.events import HOOK_CALL, Event
+
+NON_PERSONAL_CATEGORIES = frozenset({
+    "consent", "lifecycle", "network", "crypto", "reflection", "code_loading",
+})
+"""Hook categories that record behaviour, not a read of personal data (e.g. AMap's
+``updatePrivacyAgree`` or a socket connect); they never count as collection."""
+
+MAX_EXAMPLES = 3
+STACK_EXCERPT = 6
+MAX_SENDS = 20
+
+
+def collections_in(ctx: RunContext, phase: Phase, types: frozenset[str] = frozenset({HOOK_CALL}),
+                   ) -> list[Event]:
+    """Events of ``types`` in ``phase``; for hook calls only personal-data categories."""
+    return [
+        e for e in ctx.events
+        if e.type in types and ctx.phase(e.t) == phase
+        and str(e.data.get("category") or "") not in NON_PERSONAL_CATEGORIES
+    ]
+
+
+def data_type_of(event: Event) -> str:
+    return str(event.data.get("data_type") or event.data.get("category") or "unknown")
+
+
+def _example(ctx: RunContext, event: Event) -> dict[str, Any]:
+    stack = [str(f) for f in event.data.get("stack") or []]
+    return {
+        "seq": event.seq,
+        "t": ctx.rel(event.t),
+        "api": event.data.get("api"),
+        "data_type": data_type_of(event),
+        "frame": ctx.attributions[event.seq].frame,
+        "stack": stack[:STACK_EXCERPT],
+        "thread": event.data.get("thread"),
+        "process": event.data.get("process"),
+    }
+
+
+def group_calls(rule: Rule, ctx: RunContext, events: Iterable[Event], *,
+                types_of: Callable[[Event], list[str]] = lambda e: [data_type_of(e)],
+                extra: Callable[[list[Event]], dict[str, Any]] | None = None) -> list[Finding]:
+    """One finding per SDK over ``events`` (hook calls or permission events)."""
+    by_sdk: dict[str, list[Event]] = {}
+    for event in events:
+        by_sdk.setdefault(ctx.attributions[event.seq].sdk, []).append(event)
+    findings = []
+    for sdk, group in sorted(by_sdk.items()):
+        group.sort(key=lambda e: (e.t, e.seq))
+        types = Counter(t for e in group for t in types_of(e))
+        apis = Counter(str(e.data.get("api") or e.data.get("entry") or "?") for e in group)
+        details: dict[str, Any] = {
+            "phase": ctx.phase(group[0].t),
+            "by_data_type": dict(sorted(types.items())),
+            "apis": dict(sorted(apis.items())),
+            "examples": [_example(ctx, e) for e in group[:MAX_EXAMPLES]],
+        }
+        if extra is not None:
+            details.update(extra(group))
+        findings.append(Finding(
+            rule=rule.id, title=rule.title, data_types=tuple(sorted(types)), sdk=sdk,
+            sdk_package=ctx.attributions[group[0].seq].sdk_package,
+            first_seen=ctx.rel(group[0].t), count=len(group),
+            events=tuple(sorted(e.seq for e in group)), details=details, refs=rule.refs,
+        ))
+    return findings
+
+
+def group_sends(rule: Rule, ctx: RunContext, phase: Phase) -> list[Finding]:
+    """One finding per (reading SDK, recipient host) over the sends in ``phase``.
+
+    A send is attributed to the SDK of the latest read of that value before the request: the
+    nearest provenance. Every SDK that read the value is listed in ``read_by``.
+    """
+    groups: dict[tuple[str, str], list[tuple[SendMatch, list[Any]]]] = {}
+    for match in ctx.sends:
+        if ctx.phase(match.flow_event.t) != phase:
+            continue
+        reads = ctx.values.reads_of(match.data_type, match.value, until=match.flow_event.t)
+        if not reads:
+            continue  # value first read after it was sent: seen, not read by the app here
+        sdk = reads[-1].attribution.sdk
+        groups.setdefault((sdk, match.host), []).append((match, reads))
+    findings = []
+    for (sdk, host), items in sorted(groups.items()):
+        items.sort(key=lambda item: (item[0].flow_event.t, item[0].flow_event.seq,
+                                     item[0].data_type, item[0].value))
+        seqs = {m.flow_event.seq for m, _ in items} | {r.event.seq for _, rs in items for r in rs}
+        sends = [{
+            "flow": m.flow_id, "seq": m.flow_event.seq, "t": ctx.rel(m.flow_event.t),
+            "method": m.flow_event.data.get("method"), "url": m.url, "host": m.host,
+            "data_type": m.data_type, "value": m.value, "where": m.where,
+            "transform": m.transform, "excerpt": m.excerpt,
+            "read": {"seq": rs[-1].event.seq, "t": ctx.rel(rs[-1].event.t),
+                     "api": rs[-1].event.data.get("api"), "sdk": rs[-1].attribution.sdk,
+                     "frame": rs[-1].attribution.frame},
+        } for m, rs in items]
+        first = items[0][0]
+        findings.append(Finding(
+            rule=rule.id, title=rule.title,
+            data_types=tuple(sorted({m.data_type for m, _ in items})), sdk=sdk,
+            sdk_package=items[0][1][-1].attribution.sdk_package,
+            first_seen=ctx.rel(first.flow_event.t), count=len(items),
+            events=tuple(sorted(seqs)), flows=tuple(sorted({m.flow_id for m, _ in items})),
+            details={
+                "phase": phase, "host": host,
+                "read_by": sorted({r.attribution.sdk for _, rs in items for r in rs}),
+                "transforms": sorted({m.transform for m, _ in items}),
+                "sends": sends[:MAX_SENDS],
+            },
+            refs=rule.refs,
+        ))
+    return findings

@@ -1,0 +1,96 @@
+"""The values the hooks saw, per data type, with who read them and when (value provenance).
+
+A hooked getter's return value is the collected datum; it is what traffic is searched for.
+Values too short or too generic to identify anyone (``0``, ``unknown``, the constant MAC
+Android returns since 6.0) are left out, because searching for them would flag every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.analysis.attribution import Attribution
+from harness.events import Event
+
+MIN_VALUE_LENGTH = 6
+"""Shorter values match by chance in ordinary traffic."""
+
+GENERIC_VALUES = frozenset({
+    "unknown", "null", "none", "undefined", "02:00:00:00:00:00", "00:00:00:00:00:00",
+    "000000000000000", "00000000-0000-0000-0000-000000000000", "true", "false",
+})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Read:
+    """One value read by one hooked call."""
+
+    event: Event
+    data_type: str
+    value: str
+    attribution: Attribution
+
+
+def scalar_values(ret: Any) -> list[str]:
+    """The searchable strings inside a return value (nested JSON is flattened)."""
+    if ret is None or isinstance(ret, bool):
+        return []
+    if isinstance(ret, str):
+        return [ret]
+    if isinstance(ret, int | float):
+        return [str(ret)]
+    if isinstance(ret, Mapping):
+        return [s for v in ret.values() for s in scalar_values(v)]
+    if isinstance(ret, list | tuple):
+        if ret and all(isinstance(b, int) and not isinstance(b, bool) and -128 <= b <= 255
+                       for b in ret):
+            # a byte[] (e.g. NetworkInterface.getHardwareAddress) is sent as a hex MAC
+            return [":".join(f"{b & 0xFF:02x}" for b in ret)]
+        return [s for v in ret for s in scalar_values(v)]
+    return []
+
+
+def is_searchable(value: str) -> bool:
+    text = value.strip()
+    return (len(text) >= MIN_VALUE_LENGTH and text.lower() not in GENERIC_VALUES
+            and len(set(text)) > 2)
+
+
+class ValueIndex:
+    """Every searchable value read in a run, by data type, with its reads in time order."""
+
+    def __init__(self, reads: Iterable[Read]) -> None:
+        self.reads = sorted(reads, key=lambda r: (r.event.t, r.event.seq))
+
+    def values_by_type(self) -> dict[str, list[str]]:
+        """``data_type -> distinct values``, the input of a traffic value matcher."""
+        out: dict[str, list[str]] = {}
+        for read in self.reads:
+            values = out.setdefault(read.data_type, [])
+            if read.value not in values:
+                values.append(read.value)
+        return out
+
+    def reads_of(self, data_type: str, value: str, *, until: float) -> list[Read]:
+        """Reads of ``value`` at or before ``until`` (the send time), oldest first."""
+        return [r for r in self.reads
+                if r.data_type == data_type and r.value == value and r.event.t <= until]
+
+
+def build_index(events: Iterable[Event], attributions: Mapping[int, Attribution]) -> ValueIndex:
+    """Index the ``hook.call`` return values; ``attributions`` is keyed by event seq."""
+    reads = []
+    for event in events:
+        if event.type != "hook.call":
+            continue
+        data_type = str(event.data.get("data_type") or event.data.get("category") or "unknown")
+        seen: set[str] = set()
+        for value in scalar_values(event.data.get("ret")):
+            value = value.strip()
+            if is_searchable(value) and value not in seen:
+                seen.add(value)
+                reads.append(Read(event=event, data_type=data_type, value=value,
+                                  attribution=attributions[event.seq]))
+    return ValueIndex(reads)
