@@ -1,1 +1,1 @@
-"""scenario."""
+"""UI scenarios: the YAML format (``model``, ``loader``) and the step runner (``runner``)."""

@@ -1,0 +1,183 @@
+"""The hook catalogue: which Java APIs the agent hooks and what each call means.
+
+Kept as data in ``hooks/catalogue/*.yaml`` (see its README for the fields). The same entries
+go to the agent (``rpc init``) and to the analysis, so an event's category and data type are
+defined in exactly one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.resources import catalogue_dir
+from harness.yamlfile import LineDict, load_yaml
+
+EVENTS = frozenset({"hook.call", "permission.check", "permission.request", "lifecycle.resume",
+                    "lifecycle.pause", "consent.signal"})
+FORMATS = frozenset({"string", "location", "package_list", "clip", "bytes_hex", "bytes_mac",
+                     "permission_result", "none"})
+_FIELDS = {"id", "class", "method", "overloads", "category", "data_type", "event", "when",
+           "record_args", "format", "permissions_arg", "api_level", "notes"}
+_JAVA_NAME = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(\[\])*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Condition:
+    arg: int
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogueEntry:
+    id: str
+    class_name: str
+    method: str
+    overloads: tuple[tuple[str, ...], ...] | None
+    """None means every overload."""
+    category: str
+    data_type: str
+    event: str = "hook.call"
+    when: tuple[Condition, ...] = ()
+    record_args: tuple[int, ...] | None = None
+    format: str = "string"
+    permissions_arg: int | None = None
+    api_level: str = ""
+    notes: str = ""
+    source: str = field(default="", compare=False)
+    """file:line the entry came from."""
+
+    @property
+    def api(self) -> str:
+        return f"{self.class_name}.{self.method}"
+
+    def to_agent(self) -> dict[str, Any]:
+        """The JSON the agent receives (camelCase is not needed: the agent reads these keys)."""
+        return {
+            "id": self.id,
+            "className": self.class_name,
+            "method": self.method,
+            "overloads": [list(o) for o in self.overloads] if self.overloads is not None else None,
+            "category": self.category,
+            "dataType": self.data_type,
+            "event": self.event,
+            "when": [{"arg": c.arg, "in": list(c.values)} for c in self.when],
+            "recordArgs": list(self.record_args) if self.record_args is not None else None,
+            "format": self.format,
+            "permissionsArg": self.permissions_arg,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["api"] = self.api
+        data["when"] = [{"arg": c.arg, "in": list(c.values)} for c in self.when]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    entries: tuple[CatalogueEntry, ...]
+
+    def by_id(self) -> dict[str, CatalogueEntry]:
+        return {e.id: e for e in self.entries}
+
+    def categories(self) -> list[str]:
+        return sorted({e.category for e in self.entries})
+
+    def filter(self, categories: set[str] | None) -> Catalogue:
+        if not categories:
+            return self
+        return Catalogue(tuple(e for e in self.entries if e.category in categories))
+
+    def to_agent(self) -> list[dict[str, Any]]:
+        return [e.to_agent() for e in self.entries]
+
+
+def _fail(path: Path, raw: Any, message: str, key: str | None = None) -> ConfigError:
+    line = None
+    if isinstance(raw, LineDict):
+        line = raw.key_lines.get(key, raw.line) if key else raw.line
+    where = f"{path}:{line}" if line else str(path)
+    return ConfigError(f"{where}: {message}")
+
+
+def _entry(path: Path, raw: Any) -> CatalogueEntry:
+    if not isinstance(raw, dict):
+        raise _fail(path, raw, "each catalogue entry must be a mapping with id, class, method, ...")
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _fail(path, raw, f"unknown field {key!r}; expected one of {sorted(_FIELDS)}", key)
+    for key in ("id", "class", "method", "category", "data_type"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise _fail(path, raw, f"entry needs a non-empty string {key!r}")
+    if not _JAVA_NAME.match(raw["class"]):
+        raise _fail(path, raw, f"class {raw['class']!r} is not a Java class name", "class")
+    overloads_raw = raw.get("overloads", "all")
+    overloads: tuple[tuple[str, ...], ...] | None
+    if overloads_raw == "all":
+        overloads = None
+    elif isinstance(overloads_raw, list) and all(
+        isinstance(o, list) and all(isinstance(t, str) and _JAVA_NAME.match(t) for t in o)
+        for o in overloads_raw
+    ):
+        overloads = tuple(tuple(o) for o in overloads_raw)
+    else:
+        raise _fail(path, raw, "overloads must be 'all' or a list of parameter-type lists, "
+                    "e.g. [[], [int]]", "overloads")
+    event = raw.get("event", "hook.call")
+    if event not in EVENTS:
+        raise _fail(path, raw, f"event {event!r} is not one of {sorted(EVENTS)}", "event")
+    fmt = raw.get("format", "string")
+    if fmt not in FORMATS:
+        raise _fail(path, raw, f"format {fmt!r} is not one of {sorted(FORMATS)}", "format")
+    conditions = []
+    for cond in raw.get("when") or []:
+        if not (isinstance(cond, dict) and isinstance(cond.get("arg"), int)
+                and isinstance(cond.get("in"), list)):
+            raise _fail(path, raw, "when: each condition is {arg: INDEX, in: [VALUES]}", "when")
+        conditions.append(Condition(arg=cond["arg"], values=tuple(str(v) for v in cond["in"])))
+    record_args = raw.get("record_args")
+    if record_args is not None and not (
+        isinstance(record_args, list) and all(isinstance(i, int) for i in record_args)
+    ):
+        raise _fail(path, raw, "record_args must be a list of argument indices", "record_args")
+    permissions_arg = raw.get("permissions_arg")
+    if event.startswith("permission.") and not isinstance(permissions_arg, int):
+        raise _fail(path, raw, "permission events need permissions_arg (argument index)", "event")
+    return CatalogueEntry(
+        id=raw["id"], class_name=raw["class"], method=raw["method"], overloads=overloads,
+        category=raw["category"], data_type=raw["data_type"], event=event,
+        when=tuple(conditions),
+        record_args=tuple(record_args) if record_args is not None else None,
+        format=fmt, permissions_arg=permissions_arg,
+        api_level=str(raw.get("api_level", "")), notes=str(raw.get("notes", "")),
+        source=f"{path.name}:{raw.line if isinstance(raw, LineDict) else '?'}",
+    )
+
+
+def load_catalogue(directory: Path | None = None) -> Catalogue:
+    """Load and validate every ``*.yaml`` in the catalogue folder; ids must be unique."""
+    directory = directory or catalogue_dir()
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise ConfigError(f"{directory}: no catalogue files (*.yaml) found")
+    entries: list[CatalogueEntry] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        data = load_yaml(path)
+        if data is None:
+            continue
+        if not isinstance(data, list):
+            raise ConfigError(f"{path}:1: a catalogue file is a list of entries")
+        for raw in data:
+            entry = _entry(path, raw)
+            if entry.id in seen:
+                raise _fail(path, raw, f"duplicate id {entry.id!r} (first in {seen[entry.id]})",
+                            "id")
+            seen[entry.id] = entry.source
+            entries.append(entry)
+    return Catalogue(tuple(entries))

@@ -1,0 +1,158 @@
+"""The evidence bundle writer: the only code that writes a run directory.
+
+Events are appended to ``events.jsonl`` and flushed as they arrive, from any thread, so a
+crash of the app, the device or the harness still leaves the evidence seen so far. The
+manifest is written at the start (status ``incomplete``) and rewritten atomically at the end
+with the hash of every file; a run killed midway therefore reads as incomplete.
+
+A write failure is never swallowed: it is kept and re-raised by :meth:`Recorder.check`, and
+the session fails the run (evidence is sacred).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from harness.errors import EvidenceError
+from harness.events import Event
+
+EVENTS_FILE = "events.jsonl"
+MANIFEST_FILE = "manifest.json"
+SCREENS_DIR = "screens"
+_FSYNC_EVERY = 64
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Recorder:
+    """Append-only event log plus manifest for one run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if (run_dir / EVENTS_FILE).exists():
+                raise EvidenceError(
+                    f"{run_dir} already holds a run (events.jsonl exists); choose a new --out"
+                )
+            self._file: TextIO = (run_dir / EVENTS_FILE).open("a", encoding="utf-8")
+        except OSError as exc:
+            raise EvidenceError(f"cannot create the run directory {run_dir}: {exc}") from exc
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._unsynced = 0
+        self._screen_count = 0
+        self._failure: BaseException | None = None
+        self.manifest: dict[str, Any] = {}
+        self.counts: dict[str, int] = {}
+
+    # -- events ---------------------------------------------------------------------------
+
+    def record(self, type: str, data: dict[str, Any] | None = None, *, t: float | None = None,
+               source: str = "host") -> Event:
+        """Append one event now; thread-safe. Returns it with its sequence number."""
+        with self._lock:
+            self._seq += 1
+            event = Event(type=type, t=time.time() if t is None else t, source=source,
+                          data=data or {}, seq=self._seq)
+            self.counts[type] = self.counts.get(type, 0) + 1
+            if self._failure is not None:
+                return event
+            try:
+                self._file.write(event.to_line() + "\n")
+                self._file.flush()
+                self._unsynced += 1
+                if self._unsynced >= _FSYNC_EVERY or not type.startswith(("hook.", "flow.")):
+                    os.fsync(self._file.fileno())
+                    self._unsynced = 0
+            except (OSError, ValueError) as exc:
+                self._failure = exc
+            return event
+
+    def check(self) -> None:
+        """Raise if any write failed; the session calls this at every step."""
+        if self._failure is not None:
+            raise EvidenceError(
+                f"writing {self.run_dir / EVENTS_FILE} failed: {self._failure}; "
+                "the run's evidence is incomplete"
+            ) from self._failure
+
+    # -- screens --------------------------------------------------------------------------
+
+    def save_screen(self, label: str, xml: str | None, png: bytes | None) -> dict[str, str]:
+        """Store a screen dump and screenshot; returns their paths relative to the run."""
+        with self._lock:
+            self._screen_count += 1
+            number = self._screen_count
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")[:60] or "screen"
+        screens = self.run_dir / SCREENS_DIR
+        paths: dict[str, str] = {}
+        try:
+            screens.mkdir(exist_ok=True)
+            if xml is not None:
+                name = f"{number:03d}-{safe}.xml"
+                (screens / name).write_text(xml, encoding="utf-8")
+                paths["screen"] = f"{SCREENS_DIR}/{name}"
+            if png is not None:
+                name = f"{number:03d}-{safe}.png"
+                (screens / name).write_bytes(png)
+                paths["screenshot"] = f"{SCREENS_DIR}/{name}"
+        except OSError as exc:
+            raise EvidenceError(f"cannot write screen evidence in {screens}: {exc}") from exc
+        return paths
+
+    # -- manifest -------------------------------------------------------------------------
+
+    def write_manifest(self, **updates: Any) -> None:
+        self.manifest.update(updates)
+        try:
+            write_json_atomic(self.run_dir / MANIFEST_FILE, self.manifest)
+        except OSError as exc:
+            raise EvidenceError(f"cannot write {self.run_dir / MANIFEST_FILE}: {exc}") from exc
+
+    def file_hashes(self) -> dict[str, dict[str, Any]]:
+        hashes: dict[str, dict[str, Any]] = {}
+        for path in sorted(self.run_dir.rglob("*")):
+            rel = path.relative_to(self.run_dir).as_posix()
+            if not path.is_file() or rel == MANIFEST_FILE or rel.endswith(".tmp"):
+                continue
+            hashes[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+        return hashes
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+            except (OSError, ValueError) as exc:
+                if self._failure is None:
+                    self._failure = exc
