@@ -1,0 +1,68 @@
+package org.consentry.specimen;
+
+import android.app.Activity;
+import android.app.ContextImpl;
+import android.content.Context;
+import android.location.LocationManager;
+import com.tencent.bugly.crashreport.CrashReport;
+import com.umeng.commonsdk.UMConfigure;
+
+/** The first party: what the app itself does before and after the user's answer. */
+public class MainActivity extends Activity {
+    static final String FINE_LOCATION = "android.permission.ACCESS_FINE_LOCATION";
+    private final App app;
+    private boolean started;
+
+    MainActivity(App app) {
+        super(new ContextImpl(Screens.PKG));
+        this.app = app;
+    }
+
+    @Override
+    protected void onResume() {
+        super.onResume();
+        if (!started) {
+            started = true;
+            onFirstResume();
+        }
+    }
+
+    @Override
+    protected void onPause() {
+        super.onPause();
+    }
+
+    private void onFirstResume() {
+        // The violation under test: the SDK is initialised before the user has answered.
+        UMConfigure.init(this, "5f0c1a2b3c4d5e6f7a8b9c0d", "specimen",
+            UMConfigure.DEVICE_TYPE_PHONE, null);
+        if ("accept".equals(app.storedConsent())) {
+            enterFullMode();
+        } else {
+            app.showConsentScreen();
+        }
+    }
+
+    void onConsentAccepted() {
+        app.storeConsent("accept");
+        enterFullMode();
+    }
+
+    void onConsentRejected() {
+        app.storeConsent("reject");
+        app.showHome(true);
+        // Telling the SDK about the refusal does not stop its heartbeat from reading the MAC.
+        UMConfigure.submitPolicyGrantResult(this, false);
+    }
+
+    private void enterFullMode() {
+        if (checkSelfPermission(FINE_LOCATION) != 0) {
+            requestPermissions(new String[] {FINE_LOCATION}, 1);
+        }
+        LocationManager lm = (LocationManager) getSystemService(Context.LOCATION_SERVICE);
+        lm.getLastKnownLocation("gps");
+        lm.requestLocationUpdates("gps", 60000L, 0f, location -> { });
+        CrashReport.initCrashReport(this, "a1b2c3d4e5", false);
+        app.showHome(false);
+    }
+}
