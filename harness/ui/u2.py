@@ -1,0 +1,88 @@
+"""``Uiautomator2Driver``: :class:`~harness.ui.base.UiDriver` on a real device.
+
+The only module that imports uiautomator2. The connection (which installs and starts the
+uiautomator2 server on the device the first time) is made on first use; every uiautomator2
+or adb error becomes :class:`harness.errors.UiError` with what to check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import uiautomator2
+
+from harness.device.adb import ADB_ERRORS
+from harness.errors import UiError
+from harness.ui.base import KEYS
+
+
+@contextlib.contextmanager
+def map_u2_errors(serial: str, doing: str) -> Iterator[None]:
+    try:
+        yield
+    except UiError:
+        raise
+    except (uiautomator2.exceptions.BaseException, *ADB_ERRORS, OSError) as exc:
+        raise UiError(
+            f"uiautomator2 could not {doing} on {serial}: {type(exc).__name__}: {exc}. "
+            "Check the screen is on and unlocked, and that `python -m uiautomator2 init` "
+            "succeeds for this device"
+        ) from exc
+
+
+class Uiautomator2Driver:
+    def __init__(self, serial: str) -> None:
+        self.serial = serial
+        self._d: Any = None
+
+    @property
+    def device(self) -> Any:
+        """The ``uiautomator2.Device``, connected on first use."""
+        if self._d is None:
+            with map_u2_errors(self.serial, "connect"):
+                self._d = uiautomator2.connect(self.serial)
+        return self._d
+
+    def dump_hierarchy(self) -> str:
+        with map_u2_errors(self.serial, "dump the window hierarchy"):
+            xml: str = self.device.dump_hierarchy(compressed=False)
+        if not xml.strip():
+            raise UiError(f"uiautomator2 returned an empty hierarchy on {self.serial}: "
+                          "the screen may be off or a secure window is shown")
+        return xml
+
+    def click(self, x: int, y: int) -> None:
+        with map_u2_errors(self.serial, f"tap ({x}, {y})"):
+            self.device.click(x, y)
+
+    def press(self, key: str) -> None:
+        if key not in KEYS:
+            raise UiError(f"unknown key {key!r}: use one of {', '.join(sorted(KEYS))}")
+        with map_u2_errors(self.serial, f"press {key}"):
+            self.device.press(key)
+
+    def screenshot(self) -> bytes:
+        with map_u2_errors(self.serial, "take a screenshot"):
+            image = self.device.screenshot(format="pillow")
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def app_start(self, package: str) -> None:
+        with map_u2_errors(self.serial, f"start {package}"):
+            self.device.app_start(package)
+
+    def app_stop(self, package: str) -> None:
+        with map_u2_errors(self.serial, f"stop {package}"):
+            self.device.app_stop(package)
+
+    def foreground_app(self) -> str | None:
+        try:
+            current = self.device.app_current()
+        except (UiError, uiautomator2.exceptions.BaseException, *ADB_ERRORS, OSError):
+            return None  # "unknown" is a valid answer here (e.g. lock screen, transitions)
+        package = current.get("package") if isinstance(current, dict) else None
+        return package or None
