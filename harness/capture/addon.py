@@ -82,7 +82,7 @@ class ConsentryCapture:
         self._path: Path | None = None
         self._count = 0
         self._resolve: ResolveTable = {}
-        self._resolved_servers: set[str] = set()
+        self._resolved: dict[str, tuple[str, int]] = {}  # server id -> address asked for
         self._written: set[str] = set()
         self._in_flight: dict[str, http.HTTPFlow] = {}
 
@@ -139,18 +139,32 @@ class ConsentryCapture:
             return
         if data.server.sni is None:
             data.server.sni = host  # the name the client asked for, not the stand-in's IP
+        self._resolved[data.server.id] = (address[0], address[1])
         data.server.address = target
-        self._resolved_servers.add(data.server.id)
 
-    def tls_start_server(self, tls_start: tls.TlsData) -> None:
-        # Runs after mitmproxy's tlsconfig has built the connection with verification on.
-        server = tls_start.conn
-        if (isinstance(server, connection.Server) and server.id in self._resolved_servers
-                and tls_start.ssl_conn is not None):
-            tls_start.ssl_conn.set_verify(SSL.VERIFY_NONE)
+    def server_connected(self, data: server_hooks.ServerConnectionHookData) -> None:
+        # Connected (peername records the stand-in): give the connection its real name back, so
+        # requests in the tunnel keep host:port of the app's CONNECT and the connection is
+        # reused for them. mitmproxy guards address on open connections against addons that
+        # think this re-routes; here it only restores the name.
+        original = self._resolved.get(data.server.id)
+        if original is not None:
+            object.__setattr__(data.server, "address", original)
 
     def server_disconnected(self, data: server_hooks.ServerConnectionHookData) -> None:
-        self._resolved_servers.discard(data.server.id)
+        self._resolved.pop(data.server.id, None)
+
+    def tls_start_server(self, tls_start: tls.TlsData) -> None:
+        server = tls_start.conn
+        if not isinstance(server, connection.Server) or server.id not in self._resolved:
+            return
+        # Scripts run before mitmproxy's tlsconfig: let it build the connection (SNI, ALPN,
+        # ciphers), then drop verification for this stand-in connection only.
+        tlsconfig: Any = ctx.master.addons.get("tlsconfig")  # type: ignore[no-untyped-call]
+        if tls_start.ssl_conn is None and tlsconfig is not None:
+            tlsconfig.tls_start_server(tls_start)
+        if tls_start.ssl_conn is not None:
+            tls_start.ssl_conn.set_verify(SSL.VERIFY_NONE)
 
     def request(self, flow: http.HTTPFlow) -> None:
         self._in_flight[flow.id] = flow

@@ -22,7 +22,7 @@ def read_flows(flows_mitm: Path) -> list[http.HTTPFlow]:
     """The HTTP flows of a flow dump, in file order; InputError if it cannot be read."""
     try:
         with Path(flows_mitm).open("rb") as fo:
-            flows = list(io.FlowReader(fo).stream())  # type: ignore[no-untyped-call]
+            flows = list(io.FlowReader(fo).stream())
     except FileNotFoundError as exc:
         raise InputError(f"{flows_mitm}: no such flow dump; expected the flows.mitm of a run "
                          "directory") from exc
@@ -35,7 +35,7 @@ def read_flows(flows_mitm: Path) -> list[http.HTTPFlow]:
 
 
 def make_har(flows: list[http.HTTPFlow]) -> dict[str, Any]:
-    har: dict[str, Any] = SaveHar().make_har(flows)  # type: ignore[no-untyped-call]
+    har: dict[str, Any] = SaveHar().make_har(flows)
     return har
 
 

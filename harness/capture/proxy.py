@@ -270,6 +270,10 @@ class MitmdumpProcess:
         return self._flows
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def returncode(self) -> int | None:
         return self._proc.returncode if self._proc is not None else None
 
