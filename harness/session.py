@@ -1,0 +1,231 @@
+"""One app session end to end: the composition root.
+
+Order of start-up (torn down in reverse, even on failure): recorder → agent build →
+mitmdump (awaited) → target prepare (install, clear, proxy, CA) → spawn gated → attach and
+hook → resume → scenario → settle → stop app → stop proxy → HAR → manifest → analysis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.capture.har import write_har
+from harness.capture.proxy import MitmdumpProcess
+from harness.errors import CaptureError, HarnessError, InstrumentationError
+from harness.events import SCHEMA_VERSION
+from harness.instrument import frida_adapter
+from harness.instrument.agent_build import AgentBundle, build_agent
+from harness.instrument.catalogue import Catalogue, load_catalogue
+from harness.instrument.instrumenter import Instrumenter
+from harness.recorder import Recorder, iso
+from harness.scenario.model import Scenario
+from harness.scenario.runner import ScenarioRunner
+from harness.targets.base import AppSpec, SpawnedApp, Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class SessionOptions:
+    out: Path
+    categories: set[str] | None = None
+    """Only hook these catalogue categories (default: all)."""
+    resolve: Sequence[str] = ()
+    """Proxy-side host overrides ("host:port=ip:port"), e.g. for a local tracker server."""
+    ssl_insecure: bool = False
+    """Do not verify upstream certificates (only for local test servers)."""
+    settle: float = 2.0
+    """Seconds to wait after the last step for late events and flows."""
+    mitm_confdir: Path | None = None
+    clear: bool = True
+    analyze: bool = True
+
+
+@dataclass
+class SessionResult:
+    run_dir: Path
+    status: str
+    reason: str | None
+    analysis: Any = None
+    coverage: dict[str, Any] = field(default_factory=dict)
+
+
+class Session:
+    """Runs one scenario against one app on one target and writes the evidence bundle."""
+
+    def __init__(self, target: Target, app: AppSpec, scenario: Scenario,
+                 options: SessionOptions) -> None:
+        self.target = target
+        self.app = app
+        self.package = app.package
+        self.scenario = scenario
+        self.options = options
+        self.recorder = Recorder(options.out)
+        self._capture_error: str | None = None
+        self._instrumenter: Instrumenter | None = None
+        self._spawned: SpawnedApp | None = None
+        self._proxy: MitmdumpProcess | None = None
+
+    # -- AppControl (used by the scenario runner) -----------------------------------------
+
+    def launch(self) -> None:
+        assert self._instrumenter is not None
+        spawned = self.target.spawn(self.app)
+        self._spawned = spawned
+        self.recorder.record("app.spawn", {"pid": spawned.pid, "process": spawned.process})
+        coverage = self._instrumenter.attach(spawned)
+        log.info("agent: %d/%d hooks installed (%s)", coverage["installed"], coverage["total"],
+                 coverage.get("runtime"))
+        self.target.resume(spawned)
+        self.recorder.record("app.resume", {"pid": spawned.pid, "process": spawned.process})
+
+    def restart(self) -> None:
+        self._stop_app("restart")
+        self.launch()
+
+    def check(self) -> None:
+        self.recorder.check()
+        if self._capture_error is not None:
+            raise CaptureError(f"traffic capture failed: {self._capture_error}")
+        if self._instrumenter is not None and self._instrumenter.unexpected_exit is not None:
+            raise InstrumentationError(
+                f"the app process ended unexpectedly ({self._instrumenter.unexpected_exit})")
+
+    def _stop_app(self, why: str) -> None:
+        if self._instrumenter is not None:
+            self._instrumenter.expect_exit()
+            self._instrumenter.detach()
+        self.target.stop_app(self.app)
+        self.recorder.record("app.stop", {"reason": why, "package": self.package})
+
+    # -- the run --------------------------------------------------------------------------
+
+    def _on_capture_error(self, message: str) -> None:
+        self._capture_error = message
+        self.recorder.record("capture.error", {"message": message}, source="proxy")
+
+    def _on_flow(self, payload: dict[str, Any]) -> None:
+        t = payload.get("t_request")
+        self.recorder.record("flow.http", payload, t=float(t) if t else None, source="proxy")
+
+    def _start_manifest(self, bundle: AgentBundle, catalogue: Catalogue) -> None:
+        now = time.time()
+        self.recorder.write_manifest(
+            schema=SCHEMA_VERSION, consentry=__version__,
+            frida={"version": frida_adapter.frida_version(), "java_bridge": bundle.java_bridge},
+            agent={"sha256": bundle.sha256, "catalogue_entries": len(catalogue.entries)},
+            target={"name": self.target.name},
+            app={"package": self.package},
+            scenario=self.scenario.to_manifest(),
+            started_at=iso(now), t_start=now, ended_at=None, t_end=None,
+            status="incomplete", incomplete_reason="running", degraded=[],
+        )
+        self.recorder.record("session.start", {"target": self.target.name, "app": self.package,
+                                               "scenario": self.scenario.name}, t=now)
+
+    def run(self) -> SessionResult:
+        catalogue = load_catalogue().filter(self.options.categories)
+        bundle = build_agent()
+        self._start_manifest(bundle, catalogue)
+        status, reason = "incomplete", "interrupted"
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.callback(self.target.close)
+                self._run(stack, catalogue, bundle)
+            status, reason = "complete", None
+        except HarnessError as exc:
+            reason = str(exc)
+            raise
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit from SIGTERM, bugs
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise
+        finally:
+            self._finish(status, reason)
+        result = SessionResult(self.options.out, status, reason,
+                               coverage=self._instrumenter.coverage if self._instrumenter else {})
+        if self.options.analyze:
+            from harness.analysis.engine import analyze, write_outputs
+
+            result.analysis = analyze(self.options.out)
+            write_outputs(self.options.out, result.analysis)
+        return result
+
+    def _run(self, stack: contextlib.ExitStack, catalogue: Catalogue,
+             bundle: AgentBundle) -> None:
+        self.recorder.write_manifest(target={"name": self.target.name, **self.target.describe()})
+        proxy = MitmdumpProcess(
+            self.options.out, listen_host=self.target.proxy_listen_host(),
+            confdir=self.options.mitm_confdir, resolve=self.options.resolve,
+            ssl_insecure=self.options.ssl_insecure, on_flow=self._on_flow,
+            on_error=self._on_capture_error)
+        proxy.start()
+        self._proxy = proxy
+        stack.callback(self._stop_proxy)
+        endpoint = self.target.app_proxy(proxy.port, proxy.ca_cert_path)
+        app_facts = self.target.prepare(self.app, endpoint, clear=self.options.clear)
+        self.recorder.write_manifest(
+            app={"package": self.package, **app_facts},
+            capture={"proxy": f"{proxy.address[0]}:{proxy.port}",
+                     "mitmproxy": proxy.mitmproxy_version, "app_proxy": f"{endpoint.host}:"
+                     f"{endpoint.port}"})
+        self._instrumenter = Instrumenter(self.recorder, catalogue, bundle,
+                                          self.target.frida_device())
+        stack.callback(self._stop_app_quietly)
+        runner = ScenarioRunner(self.target.ui(), self, self.recorder)
+        runner.run(self.scenario)
+        self._settle()
+
+    def _settle(self) -> None:
+        deadline = time.monotonic() + self.options.settle
+        while time.monotonic() < deadline:
+            self.check()
+            time.sleep(0.2)
+        if self._instrumenter is not None:
+            self._instrumenter.flush()
+        self.check()
+
+    def _stop_app_quietly(self) -> None:
+        if self._spawned is None:
+            return
+        try:
+            self._stop_app("session end")
+        except HarnessError as exc:
+            log.warning("stopping the app failed: %s", exc)
+
+    def _stop_proxy(self) -> None:
+        if self._proxy is None:
+            return
+        flows = self._proxy.stop()
+        self.recorder.write_manifest(capture={**self.recorder.manifest.get("capture", {}),
+                                              "flows": flows})
+        flows_path = self._proxy.flows_path
+        if flows_path.exists():
+            write_har(flows_path, self.options.out / "traffic.har")
+
+    def _finish(self, status: str, reason: str | None) -> None:
+        now = time.time()
+        degraded = list(self.recorder.manifest.get("degraded", []))
+        instrumenter = self._instrumenter
+        if instrumenter is not None and instrumenter.dropped:
+            degraded.append(f"agent dropped {instrumenter.dropped} events")
+        if self._capture_error is not None:
+            status, reason = "incomplete", reason or f"capture failed: {self._capture_error}"
+        self.recorder.record("session.end", {"status": status, "reason": reason}, t=now)
+        self.recorder.close()
+        try:
+            self.recorder.check()
+        except HarnessError as exc:
+            status, reason = "incomplete", str(exc)
+        self.recorder.write_manifest(
+            ended_at=iso(now), t_end=now, status=status, incomplete_reason=reason,
+            degraded=degraded,
+            clock=instrumenter.clock.to_json() if instrumenter else None,
+            coverage=instrumenter.coverage if instrumenter else {},
+            files=self.recorder.file_hashes())
