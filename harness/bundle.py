@@ -12,15 +12,12 @@ The reader is strict where strictness protects evidence and lenient where a cras
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import EvidenceError
 from harness.events import Event
-
-log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
@@ -77,8 +74,6 @@ def load_bundle(run_dir: Path) -> RunBundle:
     warnings: list[str] = []
     manifest = _read_manifest(run_dir / MANIFEST, warnings)
     events = read_events(run_dir / EVENTS, warnings)
-    for warning in warnings:
-        log.warning("%s", warning)
     return RunBundle(path=run_dir, manifest=manifest, events=events, warnings=warnings)
 
 

@@ -49,7 +49,8 @@ def run_rules(ctx: RunContext, rules: Sequence[Rule]) -> tuple[list[Finding], li
         except Exception as exc:  # noqa: BLE001 - containment is the point
             log.error("rule %s failed: %s: %s", rule.id, type(exc).__name__, exc)
             errors.append(RuleError(rule=rule.id, error=f"{type(exc).__name__}: {exc}"))
-    findings.sort(key=Finding.sort_key)
+    order = {rule.id: i for i, rule in enumerate(rules)}
+    findings.sort(key=lambda f: (order.get(f.rule, len(order)), f.sort_key()))
     return findings, errors
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from harness.analysis.model import Finding, Rule, RunContext
 from harness.analysis.sendmatch import SendMatch
 from harness.analysis.timeline import Phase
+from harness.analysis.values import Read
 from harness.events import HOOK_CALL, Event
 
 NON_PERSONAL_CATEGORIES = frozenset({
@@ -79,21 +81,40 @@ def group_calls(rule: Rule, ctx: RunContext, events: Iterable[Event], *,
     return findings
 
 
+_GENERIC_LABELS = frozenset({"com", "cn", "net", "org", "io", "www", "api", "sdk", "android",
+                             "app", "apps", "log", "logs", "m", "mobile"})
+
+
+def sender_of(reads: Sequence[Read], host: str) -> Read:
+    """The read a send most likely came from, among earlier reads of the same value.
+
+    One reader: that one. Several: the SDK whose package shares a name with the recipient host
+    (``com.tencent.bugly`` -> ``android.bugly.qq.com``), else the latest read.
+    """
+    host_labels = set(re.split(r"[.\-]", host.lower())) - _GENERIC_LABELS
+    for read in reversed(reads):
+        package = read.attribution.sdk_package or ""
+        if host_labels & (set(package.lower().split(".")) - _GENERIC_LABELS):
+            return read
+    return reads[-1]
+
+
 def group_sends(rule: Rule, ctx: RunContext, phase: Phase) -> list[Finding]:
     """One finding per (reading SDK, recipient host) over the sends in ``phase``.
 
     A send is attributed to the SDK of the latest read of that value before the request: the
     nearest provenance. Every SDK that read the value is listed in ``read_by``.
     """
-    groups: dict[tuple[str, str], list[tuple[SendMatch, list[Any]]]] = {}
+    groups: dict[tuple[str, str], list[tuple[SendMatch, list[Read]]]] = {}
     for match in ctx.sends:
         if ctx.phase(match.flow_event.t) != phase:
             continue
         reads = ctx.values.reads_of(match.data_type, match.value, until=match.flow_event.t)
         if not reads:
             continue  # value first read after it was sent: seen, not read by the app here
-        sdk = reads[-1].attribution.sdk
-        groups.setdefault((sdk, match.host), []).append((match, reads))
+        sender = sender_of(reads, match.host)
+        reads = [r for r in reads if r.attribution.sdk == sender.attribution.sdk]
+        groups.setdefault((sender.attribution.sdk, match.host), []).append((match, reads))
     findings = []
     for (sdk, host), items in sorted(groups.items()):
         items.sort(key=lambda item: (item[0].flow_event.t, item[0].flow_event.seq,
