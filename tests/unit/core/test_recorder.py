@@ -1,0 +1,57 @@
+import json
+import threading
+
+import pytest
+
+from harness.errors import EvidenceError
+from harness.recorder import Recorder
+
+
+def test_events_are_on_disk_as_they_arrive(tmp_path):
+    recorder = Recorder(tmp_path / "run")
+    recorder.record("session.start", {"a": 1}, t=1.0)
+    # Readable before close: a crash right now would still leave this line.
+    lines = (tmp_path / "run" / "events.jsonl").read_text().splitlines()
+    assert json.loads(lines[0]) == {"seq": 1, "t": 1.0, "type": "session.start", "source": "host", "data": {"a": 1}}
+    recorder.close()
+
+
+def test_concurrent_writers_get_unique_sequence_numbers(tmp_path):
+    recorder = Recorder(tmp_path / "run")
+
+    def write():
+        for i in range(200):
+            recorder.record("hook.call", {"i": i})
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    recorder.close()
+    seqs = [json.loads(line)["seq"] for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    assert sorted(seqs) == list(range(1, 801))
+
+
+def test_write_failure_is_loud(tmp_path):
+    recorder = Recorder(tmp_path / "run")
+    recorder._file.close()  # simulate the file going away under us
+    recorder.record("hook.call", {})
+    with pytest.raises(EvidenceError, match="evidence is incomplete"):
+        recorder.check()
+
+
+def test_refuses_to_overwrite_a_run(tmp_path):
+    Recorder(tmp_path / "run").close()
+    with pytest.raises(EvidenceError, match="already holds a run"):
+        Recorder(tmp_path / "run")
+
+
+def test_manifest_hashes_every_file(tmp_path):
+    recorder = Recorder(tmp_path / "run")
+    recorder.save_screen("consent accept", "<hierarchy/>", b"\x89PNG")
+    recorder.write_manifest(status="incomplete")
+    recorder.close()
+    hashes = recorder.file_hashes()
+    assert set(hashes) == {"events.jsonl", "screens/001-consent-accept.xml", "screens/001-consent-accept.png"}
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "incomplete"
