@@ -1,0 +1,271 @@
+"""Turn one request into the texts the matcher searches, decoding layer after layer.
+
+Each :class:`Fragment` carries ``where`` (section and field path, e.g. ``query:data>$.imei``)
+and ``chain`` (the decoding steps that led to it, e.g. ``("base64", "json")``). Every decoder
+draws its output from one per-request :class:`Budget` and recursion stops at ``max_depth``, so
+a bomb or a huge body costs bounded memory and time. What was skipped is noted in
+``Decoder.notes``: a silent gap in the search would look like a clean result.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from harness.traffic import compression, protobuf
+from harness.traffic.exchange import HttpExchange
+
+OUTPUT_CAP = 16 << 20  # bytes of decoded output per request
+MAX_DEPTH = 6
+RAW_CHUNK = 1 << 20  # large raw texts are searched in chunks ...
+CHUNK_OVERLAP = 1024  # ... overlapping by more than the longest needle
+
+_B64 = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+_FORM = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    text: str
+    where: str
+    chain: tuple[str, ...] = ()
+    structured: bool = False
+    """The whole text of a container whose fields are also emitted one by one; searched
+    only for things that span fields (a lat/lon pair, a list of package names)."""
+
+
+class Budget:
+    def __init__(self, cap: int = OUTPUT_CAP) -> None:
+        self.left = cap
+
+    def take(self, size: int) -> bool:
+        if size > self.left:
+            self.left = 0
+            return False
+        self.left -= size
+        return True
+
+
+def nest(where: str, kind: str, field: str) -> str:
+    """``body`` + json + ``$.a`` -> ``body.json:$.a``; a nested field is appended with ``>``."""
+    return f"{where}>{field}" if ":" in where else f"{where}.{kind}:{field}"
+
+
+def _key(path: str, key: str) -> str:
+    return f"{path}.{key}" if _IDENT.fullmatch(key) else f"{path}[{json.dumps(key)}]"
+
+
+def _looks_like_text(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\t\r\n")
+    return text if text and printable >= 0.95 * len(text) else None
+
+
+class Decoder:
+    """One per request: holds its budget and what could not be searched."""
+
+    def __init__(self, budget: Budget | None = None, max_depth: int = MAX_DEPTH) -> None:
+        self.budget = budget or Budget()
+        self.max_depth = max_depth
+        self.notes: list[str] = []
+
+    def _note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+    def _spend(self, size: int, what: str) -> bool:
+        if self.budget.take(size):
+            return True
+        self._note(f"decoded output cap ({OUTPUT_CAP >> 20} MiB) reached at {what}; "
+                   "deeper layers were not searched")
+        return False
+
+    # -- a request ---------------------------------------------------------------------
+    def exchange(self, ex: HttpExchange) -> Iterator[Fragment]:
+        parts = urlsplit(ex.url)
+        yield Fragment(unquote(parts.path), "path", structured=True)
+        for segment in parts.path.split("/"):
+            if segment:
+                yield from self.value(unquote(segment), "path", (), 1)
+        if parts.query:
+            yield Fragment(unquote(parts.query), "query", structured=True)
+            for key, value in parse_qsl(parts.query, keep_blank_values=True):
+                yield from self.value(value or key, f"query:{key}", (), 1)
+        for name, value in ex.request_headers:
+            if name.lower() == "cookie":
+                for crumb in value.split(";"):
+                    cname, _, cvalue = crumb.strip().partition("=")
+                    yield from self.value(unquote(cvalue) or cname, f"cookie:{cname}", (), 1)
+            else:
+                yield from self.value(value, f"header:{name}", (), 1)
+        if ex.request_body:
+            body, chain = self._content_decode(ex.request_body, ex.header("content-encoding"))
+            yield from self.blob(body, "body", chain, 1, ex.header("content-type"))
+        for i, message in enumerate(ex.websocket_messages):
+            yield from self.blob(message, f"websocket[{i}]", (), 1)
+
+    def _content_decode(self, body: bytes, header: str | None) -> tuple[bytes, tuple[str, ...]]:
+        chain: tuple[str, ...] = ()
+        for token in reversed([t for t in (header or "").split(",") if t.strip()]):
+            try:
+                out, truncated = compression.decompress(body, token, self.budget.left)
+            except compression.DecodeError as exc:
+                # HAR exports often hold the decoded body under the original header
+                self._note(f"body: Content-Encoding {token.strip()} did not decode ({exc}); "
+                           "searched as sent")
+                break
+            if truncated:
+                self._note(f"body: {token.strip()} output capped at {OUTPUT_CAP >> 20} MiB")
+            self.budget.take(len(out))
+            body, chain = out, (*chain, token.strip().lower())
+        return body, chain
+
+    # -- a blob of bytes (body, websocket message, decoded base64) ------------------------
+    def blob(self, data: bytes, where: str, chain: tuple[str, ...], depth: int,
+             content_type: str | None = None) -> Iterator[Fragment]:
+        packed = compression.sniff(data)
+        if packed and depth < self.max_depth:
+            try:
+                out, truncated = compression.decompress(data, packed, self.budget.left)
+            except compression.DecodeError:
+                out, truncated = b"", False
+            if out and self._spend(len(out), where):
+                if truncated:
+                    self._note(f"{where}: {packed} output capped at {OUTPUT_CAP >> 20} MiB")
+                yield from self.blob(out, where, (*chain, packed), depth + 1)
+                return
+        ctype = (content_type or "").lower()
+        if ctype.startswith("multipart/") and depth < self.max_depth:
+            yield from self._multipart(data, where, chain, depth, content_type or "")
+            return
+        text = _looks_like_text(data) if len(data) <= OUTPUT_CAP else None
+        if text is not None:
+            yield from self.value(text, where, chain, depth)
+            return
+        if len(data) <= OUTPUT_CAP and depth < self.max_depth:
+            try:
+                fields = list(protobuf.leaves(data, self.max_depth - depth))
+            except protobuf.NotProtobuf:
+                fields = []
+            if fields:
+                added = (*chain, "protobuf") if ":" in where else chain
+                for path, leaf in fields:
+                    yield Fragment(leaf, nest(where, "protobuf", path), added)
+        yield from self._raw(data.decode("latin-1"), where, chain)
+
+    def _raw(self, text: str, where: str, chain: tuple[str, ...]) -> Iterator[Fragment]:
+        if len(text) <= RAW_CHUNK:
+            yield Fragment(text, where, chain)
+            return
+        for start in range(0, len(text), RAW_CHUNK):
+            yield Fragment(text[start:start + RAW_CHUNK + CHUNK_OVERLAP], where, chain)
+
+    def _multipart(self, data: bytes, where: str, chain: tuple[str, ...], depth: int,
+                   content_type: str) -> Iterator[Fragment]:
+        head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+        message = BytesParser(policy=HTTP).parsebytes(head + data)
+        parts = list(message.iter_parts()) if message.is_multipart() else []
+        if not parts:
+            yield from self._raw(data.decode("latin-1"), where, chain)
+            return
+        for i, part in enumerate(parts):
+            name = part.get_param("name", header="content-disposition") or str(i)
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                yield from self.blob(payload, nest(where, "multipart", str(name)),
+                                     chain, depth + 1, part.get_content_type())
+
+    # -- a string value (a field, a header, a decoded layer) ----------------------------
+    def value(self, text: str, where: str, chain: tuple[str, ...],
+              depth: int) -> Iterator[Fragment]:
+        if len(text) > RAW_CHUNK:
+            yield from self._raw(text, where, chain)
+            return
+        s = text.strip()
+        deeper = depth < self.max_depth and len(s) >= 8
+        if deeper and (yield from self._container(s, where, chain, depth)):
+            return  # its fields were emitted one by one
+        yield Fragment(text, where, chain)
+        if not deeper:
+            return
+        if "%" in s:
+            decoded = unquote(s)
+            if decoded != s and self._spend(len(decoded), where):
+                yield from self.value(decoded, where, (*chain, "url"), depth + 1)
+                return
+        if _HEX.fullmatch(s) and not s.isdigit():
+            raw = bytes.fromhex(s)
+            inner = _looks_like_text(raw)
+            if inner is not None and self._spend(len(raw), where):
+                yield from self.value(inner, where, (*chain, "hex"), depth + 1)
+                return
+        if _B64.fullmatch(s) and not _HEX.fullmatch(s):
+            yield from self._base64(s, where, chain, depth)
+
+    def _container(self, s: str, where: str, chain: tuple[str, ...],
+                   depth: int) -> Generator[Fragment, None, bool]:
+        """JSON or a form; returns (as the generator's value) whether ``s`` was one."""
+        nested = ":" in where
+        if s[0] in "{[" and s[-1] in "}]":
+            try:
+                document = json.loads(s)
+            except (ValueError, RecursionError):
+                document = None
+            if isinstance(document, dict | list):
+                added = (*chain, "json") if nested else chain
+                yield Fragment(s, where if nested else f"{where}.json", added, structured=True)
+                yield from self._json(document, where, "$", added, depth + 1)
+                return True
+        if "=" in s and not s.endswith("=") and _FORM.fullmatch(s):
+            added = (*chain, "form") if nested else chain
+            spot = where if nested else f"{where}.form"
+            yield Fragment(unquote(s), spot, added, structured=True)
+            for key, val in parse_qsl(s, keep_blank_values=True):
+                yield from self.value(val or key, nest(where, "form", key), added, depth + 1)
+            return True
+        return False
+
+    def _base64(self, s: str, where: str, chain: tuple[str, ...],
+                depth: int) -> Iterator[Fragment]:
+        padded = s.rstrip("=") + "=" * (-len(s.rstrip("=")) % 4)
+        try:
+            raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            return
+        if len(raw) < 6 or not self._spend(len(raw), where):
+            return
+        inner = _looks_like_text(raw)
+        if inner is not None:
+            yield from self.value(inner, where, (*chain, "base64"), depth + 1)
+        elif compression.sniff(raw) or len(raw) >= 16:
+            yield from self.blob(raw, where, (*chain, "base64"), depth + 1)
+
+    def _json(self, node: Any, where: str, path: str, chain: tuple[str, ...],
+              depth: int) -> Iterator[Fragment]:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                child_path = _key(path, str(key))
+                spot = nest(where, "json", child_path)
+                if len(key) >= 6:
+                    yield Fragment(key, spot, chain)  # ids and package names used as keys
+                yield from self._json(child, where, child_path, chain, depth)
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                yield from self._json(child, where, f"{path}[{i}]", chain, depth)
+        elif isinstance(node, str):
+            yield from self.value(node, nest(where, "json", path), chain, depth)
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            yield Fragment(repr(node), nest(where, "json", path), chain)
