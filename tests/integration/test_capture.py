@@ -63,6 +63,8 @@ class _Collector(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.server.received.append((dict(self.headers), body))  # type: ignore[attr-defined]
+        if self.path.startswith("/slow"):  # hold the response until the test releases it
+            self.server.release.wait(30)  # type: ignore[attr-defined]
         reply = b'{"ok":true}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -74,17 +76,24 @@ class _Collector(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client or proxy that goes away mid-response is part of some tests
+
+
 @pytest.fixture
 def https_server(tmp_path: Path) -> Iterator[ThreadingHTTPServer]:
     cert, key = _self_signed(tmp_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    server = _QuietServer(("127.0.0.1", 0), _Collector)
     server.received = []  # type: ignore[attr-defined]
+    server.release = threading.Event()  # type: ignore[attr-defined]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
+    server.release.set()  # type: ignore[attr-defined]
     server.shutdown()
     server.server_close()
 
@@ -109,12 +118,13 @@ def _proxy(tmp_path: Path, server: ThreadingHTTPServer, sink: Sink) -> MitmdumpP
                            on_flow=sink.flows.append, on_error=sink.errors.append)
 
 
-def _post(proxy: MitmdumpProcess, body: bytes, headers: dict[str, str] | None = None) -> bytes:
+def _post(proxy: MitmdumpProcess, body: bytes, headers: dict[str, str] | None = None, *,
+          origin: str = f"https://{HOST}", path: str = "/v1/collect?app=demo") -> bytes:
     context = ssl.create_default_context(cafile=str(proxy.ca_cert_path))
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler({"https": f"http://127.0.0.1:{proxy.port}"}),
         urllib.request.HTTPSHandler(context=context))
-    request = urllib.request.Request(f"https://{HOST}/v1/collect?app=demo", data=body,
+    request = urllib.request.Request(origin + path, data=body,
                                      method="POST", headers=headers or {})
     with opener.open(request, timeout=20) as response:
         data: bytes = response.read()
@@ -238,3 +248,65 @@ def test_bad_resolve_entry_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="expected host\\[:port\\]=ip:port"):
         proxy.start()
     assert proxy.pid is None
+
+
+def test_unresolved_upstream_is_still_verified(tmp_path: Path,
+                                               https_server: ThreadingHTTPServer) -> None:
+    # Same self-signed server, reached by its address instead of a resolve entry: mitmproxy
+    # verifies it and refuses, so insecure TLS is limited to the stand-in connections.
+    sink = Sink()
+    with _proxy(tmp_path, https_server, sink) as proxy:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _post(proxy, b"x=1", origin=f"https://127.0.0.1:{https_server.server_address[1]}")
+        assert refused.value.code == 502
+        sink.wait_for(lambda: len(sink.flows) == 1)
+    assert sink.flows[0]["status"] is None
+    assert "Certificate verify failed" in sink.flows[0]["error"]
+    assert https_server.received == []  # type: ignore[attr-defined]
+
+
+def test_stop_keeps_a_request_still_waiting_for_its_response(
+        tmp_path: Path, https_server: ThreadingHTTPServer) -> None:
+    sink = Sink()
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            _post(proxy, b"sent_before_stop=1", path="/slow")
+        except BaseException as exc:  # the proxy goes away mid-request, as intended
+            failures.append(exc)
+
+    proxy = _proxy(tmp_path, https_server, sink)
+    proxy.start()
+    client = threading.Thread(target=send)
+    client.start()
+    sink.wait_for(lambda: bool(https_server.received))  # type: ignore[attr-defined]
+    assert proxy.stop() == 1
+    https_server.release.set()  # type: ignore[attr-defined]
+    client.join(30)
+    assert sink.errors == [] and len(failures) == 1
+    flow = sink.flows[0]
+    assert flow["status"] is None and "stopped before this flow completed" in flow["error"]
+    assert base64.b64decode(flow["request_body_b64"]) == b"sent_before_stop=1"
+    dumped = _read_dump(tmp_path / "run" / "flows.mitm")
+    assert [f.id for f in dumped] == [flow["id"]]
+
+
+def test_a_flow_the_recorder_cannot_take_is_reported(tmp_path: Path,
+                                                     https_server: ThreadingHTTPServer) -> None:
+    errors: list[str] = []
+
+    def broken_recorder(payload: dict[str, Any]) -> None:
+        raise OSError("No space left on device: events.jsonl")
+
+    port = https_server.server_address[1]
+    with MitmdumpProcess(tmp_path / "run", confdir=tmp_path / "conf",
+                         resolve=[f"{HOST}=127.0.0.1:{port}"],
+                         on_flow=broken_recorder, on_error=errors.append) as proxy:
+        _post(proxy, b"a=1")
+        deadline = time.monotonic() + 20
+        while not errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(errors) == 1
+    assert "recording flow" in errors[0] and "events.jsonl" in errors[0]
+    assert "consentry: recording flow" in (tmp_path / "run" / "mitmdump.log").read_text()
