@@ -1,0 +1,91 @@
+"""A scripted stand-in for ``DeviceShell``: records every operation, replies from rules.
+
+``settings get/put global KEY`` are emulated with a real dict, so tests can check the device
+ends in the state it started in. Any other command must be scripted with :meth:`on`;
+unscripted commands fail (exit 127) and are listed in ``unscripted``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from harness.device.shell import ShellResult
+from harness.errors import DeviceError
+
+
+class FakeShell:
+    def __init__(self, serial: str = "emulator-5554") -> None:
+        self.serial = serial
+        self.log: list[str] = []
+        self.unscripted: list[str] = []
+        self.settings: dict[str, str] = {}
+        self.reverses: set[str] = set()
+        self.forwards: set[str] = set()
+        self.files: dict[str, bytes] = {}
+        self._rules: list[tuple[re.Pattern[str], int, str]] = []
+        self._fail_ops: dict[str, Exception] = {}
+
+    def on(self, pattern: str, output: str = "", exit_code: int = 0) -> FakeShell:
+        """Reply to commands matching regex ``pattern`` (searched); later rules win."""
+        self._rules.insert(0, (re.compile(pattern), exit_code, output))
+        return self
+
+    def fail_op(self, op: str, exc: Exception) -> None:
+        """Make a non-shell operation (install, reverse, push, ...) raise ``exc``."""
+        self._fail_ops[op] = exc
+
+    def shell(self, command: str, *, timeout: float = 60.0) -> ShellResult:
+        self.log.append(command)
+        for pattern, code, output in self._rules:
+            if pattern.search(command):
+                return ShellResult(command=command, exit_code=code, output=output)
+        settings = self._settings(command)
+        if settings is not None:
+            return ShellResult(command=command, exit_code=0, output=settings)
+        self.unscripted.append(command)
+        return ShellResult(command=command, exit_code=127, output=f"sh: {command}: not found")
+
+    def _settings(self, command: str) -> str | None:
+        argv = shlex.split(command)
+        if argv[:3] == ["settings", "get", "global"] and len(argv) == 4:
+            return self.settings.get(argv[3], "null") + "\n"
+        if argv[:3] == ["settings", "put", "global"] and len(argv) == 5:
+            self.settings[argv[3]] = argv[4]
+            return ""
+        return None
+
+    def _op(self, entry: str, op: str) -> None:
+        self.log.append(entry)
+        if op in self._fail_ops:
+            raise self._fail_ops[op]
+
+    def install(self, apk: Path) -> None:
+        self._op(f"install {apk}", "install")
+
+    def push(self, local: Path, remote: str) -> None:
+        self._op(f"push {local.name} {remote}", "push")
+        self.files[remote] = local.read_bytes()
+
+    def pull(self, remote: str, local: Path) -> None:
+        self._op(f"pull {remote}", "pull")
+        if remote not in self.files:
+            raise DeviceError(f"remote object {remote!r} does not exist")
+        local.write_bytes(self.files[remote])
+
+    def reverse(self, remote: str, local: str) -> None:
+        self._op(f"reverse {remote} {local}", "reverse")
+        self.reverses.add(remote)
+
+    def reverse_remove(self, remote: str) -> None:
+        self._op(f"reverse --remove {remote}", "reverse_remove")
+        self.reverses.discard(remote)
+
+    def forward(self, local: str, remote: str) -> None:
+        self._op(f"forward {local} {remote}", "forward")
+        self.forwards.add(local)
+
+    def forward_remove(self, local: str) -> None:
+        self._op(f"forward --remove {local}", "forward_remove")
+        self.forwards.discard(local)
