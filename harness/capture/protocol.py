@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.events import Event
+
 FLOW_PREFIX = "CONSENTRY-FLOW "
 READY_PREFIX = "CONSENTRY-READY "
 DEFAULT_BODY_CAP = 4 * 1024 * 1024
 """Bytes of a body copied into a flow line; the rest stays in ``flows.mitm`` only."""
+
+CAPTURE_ERROR = "capture.error"
+
+
+def capture_error_event(message: str, t: float) -> Event:
+    """The timeline record of a capture failure (``on_error``); the run is then incomplete."""
+    return Event(type=CAPTURE_ERROR, t=t, source="proxy", data={"message": message})
+
 
 ResolveTable = dict[tuple[str, int | None], tuple[str, int]]
 """``(host, port or None for any port) -> (ip, port)`` of the stand-in server."""

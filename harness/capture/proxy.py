@@ -72,6 +72,7 @@ class MitmdumpProcess:
         self._stop_requested = False
         self._stopped = False
         self._flows = 0
+        self._errors: list[str] = []
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._log: IO[str] | None = None
         self._threads: list[threading.Thread] = []
@@ -107,6 +108,11 @@ class MitmdumpProcess:
     @property
     def flows_seen(self) -> int:
         return self._flows
+
+    @property
+    def errors(self) -> list[str]:
+        """Every message passed to ``on_error`` so far; empty means the capture is whole."""
+        return list(self._errors)
 
     def command(self) -> list[str]:
         cmd = [*mitmdump_command(), "-s", str(ADDON_PATH),
@@ -225,8 +231,8 @@ class MitmdumpProcess:
         code = self._proc.wait()
         with self._lock:
             expected = self._stop_requested
-        if expected:
-            return
+        if expected or not self._ready.is_set():
+            return  # stopped by us, or start() reports it as a CaptureError
         # Let stderr drain so the report carries mitmdump's last words.
         for thread in self._threads:
             if thread is not threading.current_thread():
@@ -236,6 +242,7 @@ class MitmdumpProcess:
                      f"Full log: {self.log_path}")
 
     def _report(self, message: str) -> None:
+        self._errors.append(message)
         self._write_log(f"consentry: {message}")
         try:
             self._on_error(message)

@@ -201,6 +201,7 @@ def test_unwritable_flows_file_fails_start_loudly(tmp_path: Path,
     with pytest.raises(CaptureError, match=r"(?s)exited with code 3.*cannot write flows"):
         proxy.start()
     assert proxy.returncode == 3
+    assert sink.errors == []  # start() raised; on_error is for failures after ready
     assert "cannot write flows" in (tmp_path / "run" / "mitmdump.log").read_text()
     assert proxy.stop() == 0
 
@@ -237,6 +238,7 @@ def test_killed_mitmdump_is_reported_and_flows_stay_readable(
         seen = proxy.stop()
     assert seen == 1
     assert "exited unexpectedly (exit code -9) after 1 flows" in sink.errors[0]
+    assert proxy.errors == sink.errors
     dumped = _read_dump(tmp_path / "run" / "flows.mitm")
     assert [f.id for f in dumped] == [sink.flows[0]["id"]]
     assert dumped[0].request.raw_content == b"first=1"
@@ -310,3 +312,15 @@ def test_a_flow_the_recorder_cannot_take_is_reported(tmp_path: Path,
     assert len(errors) == 1
     assert "recording flow" in errors[0] and "events.jsonl" in errors[0]
     assert "consentry: recording flow" in (tmp_path / "run" / "mitmdump.log").read_text()
+
+
+def test_busy_port_fails_start_with_mitmdumps_reason(tmp_path: Path,
+                                                     https_server: ThreadingHTTPServer) -> None:
+    sink = Sink()
+    with _proxy(tmp_path, https_server, sink) as first:
+        second = MitmdumpProcess(tmp_path / "run2", confdir=tmp_path / "conf",
+                                 listen_port=first.port, on_flow=sink.flows.append,
+                                 on_error=sink.errors.append)
+        with pytest.raises(CaptureError, match=r"(?s)exited with code.*mitmdump said"):
+            second.start()
+    assert sink.errors == []

@@ -50,3 +50,11 @@ def test_missing_mitmproxy_says_what_to_install(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ToolchainError, match="pip install mitmproxy"):
         proxy.mitmdump_command()
+
+
+def test_capture_error_event() -> None:
+    from harness.capture.protocol import capture_error_event
+
+    event = capture_error_event("mitmdump exited unexpectedly (exit code 3)", 12.5)
+    assert (event.type, event.t, event.source) == ("capture.error", 12.5, "proxy")
+    assert event.data == {"message": "mitmdump exited unexpectedly (exit code 3)"}
