@@ -165,9 +165,11 @@ class ScenarioRunner:
         xml, control, detection = found
         shot = self._screen(f"consent-{action}", xml)
         self.recorder.record("consent.shown", {"step": index, **shot, **detection}, source="ui")
+        # The consent moment is the tap itself: what the app does in response comes after it.
+        tapped = time.time()
         self.driver.click(*control["center"])
         self.recorder.record(f"consent.{action}", {"step": index, "control": control, **shot},
-                             source="ui")
+                             t=tapped, source="ui")
         self.consent = action
 
     def _find_consent_control(self, step: Step, action: str
@@ -206,11 +208,12 @@ class ScenarioRunner:
                 control = prompt.allow if step.action == "allow" else prompt.deny
                 if control is not None:
                     shot = self._screen(f"permission-{step.action}", xml)
+                    tapped = time.time()
                     self.driver.click(*control.center)
                     self.recorder.record("permission.answer", {"step": index,
                                                                "answer": step.action,
                                                                "control": control.to_json(),
-                                                               **shot}, source="ui")
+                                                               **shot}, t=tapped, source="ui")
                     return
             if time.monotonic() >= deadline:
                 self.recorder.record("permission.not_found", {"step": index}, source="ui")

@@ -30,7 +30,8 @@ class Agent {
                 try {
                     const hooks = new JavaHooks(this.buffer, processName, options.stackDepth ?? 64);
                     const coverage = hooks.install(catalogue);
-                    coverage.runtime = Java.androidVersion !== undefined && Java.androidVersion !== null
+                    // Java.androidVersion reads Android properties through libc.so: only on ART.
+                    coverage.runtime = Process.findModuleByName("libart.so") !== null
                         ? `art ${Java.androidVersion}` : "jvm";
                     this.coverage = coverage;
                     this.buffer.flush();
