@@ -124,7 +124,8 @@ def test_stored_reject_shows_the_dialog_again_and_stored_accept_does_not(
     _, first, ui = launch(target, tracker, data)
     tap(ui, text="不同意")
     assert ui.health()["screen"] == "home"
-    assert only(ui.dump_hierarchy(), resource_id=f"{facts.PACKAGE}:id/home_mode").text == "基础浏览模式"
+    mode = only(ui.dump_hierarchy(), resource_id=f"{facts.PACKAGE}:id/home_mode")
+    assert mode.text == "基础浏览模式"
 
     ui.app_stop(facts.PACKAGE)
     ui.app_start(facts.PACKAGE)  # a fresh process on the same data dir
