@@ -151,7 +151,7 @@ class AndroidTarget:
             log.warning("proxy CA not trusted, HTTPS will not be decrypted: %s", exc)
             return {"trusted": False, "reason": str(exc)}
         root = self.root
-        for command in done.undo:
+        for command in reversed(done.undo):  # the stack pops them in done.undo's order
             line = commands.as_root(command, root) if root else command
             self._on_close(f"undo CA: {command}",
                            functools.partial(self._must, line, "Removing the proxy CA"))
