@@ -31,7 +31,7 @@ FLOWS_FILE = "flows.mitm"
 LOG_FILE = "mitmdump.log"
 ADDON_PATH = Path(__file__).with_name("addon.py")
 STOP_GRACE_SECONDS = 10.0
-STDERR_TAIL_LINES = 20
+OUTPUT_TAIL_LINES = 20
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class MitmdumpProcess:
         self._stopped = False
         self._flows = 0
         self._errors: list[str] = []
-        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._output_tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
         self._log: IO[str] | None = None
         self._threads: list[threading.Thread] = []
 
@@ -172,6 +172,7 @@ class MitmdumpProcess:
             self._proc.kill()
         self._proc.wait()
         self._join_readers()
+        self._close_log()
         self._stopped = True
         what = (f"exited with code {self._proc.returncode}" if exited
                 else f"did not report ready within {timeout:g}s")
@@ -179,7 +180,7 @@ class MitmdumpProcess:
                            f"Full log: {self.log_path}")
 
     def _tail(self) -> str:
-        lines = list(self._stderr_tail)
+        lines = list(self._output_tail)
         return ("mitmdump said:\n  " + "\n  ".join(lines) + "\n") if lines else ""
 
     def _write_log(self, line: str) -> None:
@@ -191,7 +192,7 @@ class MitmdumpProcess:
     def _read_stderr(self, stream: IO[bytes]) -> None:
         for raw in stream:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            self._stderr_tail.append(line)
+            self._output_tail.append(line)
             self._write_log(line)
 
     def _read_stdout(self, stream: IO[bytes]) -> None:
@@ -204,7 +205,8 @@ class MitmdumpProcess:
                 self._address = (host, int(port))
                 self._ready.set()
                 self._write_log(line)
-            else:
+            else:  # mitmproxy's own log lines (termlog writes errors to stdout, too)
+                self._output_tail.append(line)
                 self._write_log(line)
         self._on_exit()
 
@@ -269,12 +271,15 @@ class MitmdumpProcess:
                 self._proc.kill()
                 self._proc.wait()
         self._join_readers()
+        self._close_log()
         self._stopped = True
+        return self._flows
+
+    def _close_log(self) -> None:
         with self._lock:
             if self._log is not None:
                 self._log.close()
                 self._log = None
-        return self._flows
 
     @property
     def pid(self) -> int | None:
