@@ -3,9 +3,12 @@ HTTPS to a real TrackerServer (no proxy: the JVM trusts the tracker's certificat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import socket
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -176,6 +179,73 @@ def test_screenshot_is_a_valid_png(
     assert (width, height) == (360, 780)
     pixels = zlib.decompress(b"".join(d for k, d in chunks if k == b"IDAT"))
     assert len(set(pixels)) > 3  # something was drawn, not a blank image
+
+
+class ConnectRelay:
+    """A minimal CONNECT proxy that sends every tunnel to the tracker (as the real proxy's
+    resolve map does) and records the CONNECT targets: proves the JVM uses the proxy and
+    never resolves the tracker's name itself."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.targets: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        self.targets.append(head.split(b"\r\n")[0].decode())
+        upstream = socket.create_connection(self.upstream)
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        for src, dst in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_prepare_routes_the_real_tracker_host_through_the_proxy(
+        target: LocalTarget, tracker: TrackerServer, tmp_path: Path) -> None:
+    relay = ConnectRelay(tracker.address)
+    try:
+        app = specimen_app(tmp_path / "data")  # the default https://alog.umeng.com/app_logs
+        # The tracker's self-signed certificate plays the proxy CA.
+        target.prepare(app, target.app_proxy(relay.port, tracker.cert_pem))
+        target.resume(target.spawn(app))
+        [request] = tracker.wait_for(lambda reqs: len(reqs) >= 1)
+        assert request.headers["Host"] == "alog.umeng.com"
+        assert json.loads(request.body)["header"]["device_id_md5"] == facts.imei_md5()
+        assert relay.targets == ["CONNECT alog.umeng.com:443 HTTP/1.1"]
+        assert settled(target.ui())["uploads"]["ok"] == 1
+    finally:
+        relay.close()
 
 
 def test_bad_requests_get_clear_errors(
