@@ -324,3 +324,27 @@ def test_busy_port_fails_start_with_mitmdumps_reason(tmp_path: Path,
         with pytest.raises(CaptureError, match=r"(?s)exited with code.*address already in use"):
             second.start()
     assert sink.errors == []
+
+
+def test_plain_http_is_resolved_too(tmp_path: Path) -> None:
+    server = _QuietServer(("127.0.0.1", 0), _Collector)
+    server.received = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sink = Sink()
+    try:
+        with MitmdumpProcess(tmp_path / "run", confdir=tmp_path / "conf",
+                             resolve=[f"plain.test=127.0.0.1:{server.server_address[1]}"],
+                             on_flow=sink.flows.append, on_error=sink.errors.append) as proxy:
+            opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{proxy.port}"}))
+            with opener.open(urllib.request.Request("http://plain.test/c", data=b"k=v"),
+                             timeout=20) as response:
+                assert response.status == 200
+            sink.wait_for(lambda: len(sink.flows) == 1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    flow = sink.flows[0]
+    assert (flow["url"], flow["host"], flow["port"]) == ("http://plain.test/c", "plain.test", 80)
+    assert flow["tls"] is False and flow["sni"] is None and sink.errors == []
+    assert server.received[0][1] == b"k=v"  # type: ignore[attr-defined]
