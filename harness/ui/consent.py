@@ -41,6 +41,7 @@ HIGHLIGHT_RATIO = 1.5
 #: Extra characters beyond the privacy term that make a text prose rather than a link label.
 _PROSE_EXTRA_CJK = 6
 _PROSE_EXTRA_LATIN = 10
+_PROSE_MIN_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,11 @@ def is_privacy_prose(node: Node, keywords: Keywords) -> bool:
     match = keywords.privacy_terms.search(text)
     if match is None or text.startswith(("《", "「")):
         return False
-    extra = _PROSE_EXTRA_CJK if is_cjk(match.group()) else _PROSE_EXTRA_LATIN
-    return len(text) >= len(match.group()) + extra
+    if is_cjk(match.group()):
+        return len(text) >= len(match.group()) + _PROSE_EXTRA_CJK
+    # "data protection information" is a link label; a sentence has a few more words.
+    return (len(text) >= len(match.group()) + _PROSE_EXTRA_LATIN
+            and len(text.split()) >= _PROSE_MIN_WORDS)
 
 
 def _common(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
