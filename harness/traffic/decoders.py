@@ -108,7 +108,7 @@ class Decoder:
             if name.lower() == "cookie":
                 for crumb in value.split(";"):
                     cname, _, cvalue = crumb.strip().partition("=")
-                    yield from self.value(unquote(cvalue) or cname, f"cookie:{cname}", (), 1)
+                    yield from self.value(cvalue or cname, f"cookie:{cname}", (), 1)
             else:
                 yield from self.value(value, f"header:{name}", (), 1)
         if ex.request_body:
