@@ -35,9 +35,10 @@ def build_context(bundle: RunBundle, table: SdkTable | None = None) -> RunContex
             stack = [str(frame) for frame in event.data.get("stack") or []]
             attributions[event.seq] = attribute(stack, bundle.app_package, table)
     values = build_index(bundle.events, attributions)
-    sends = match_flows(bundle.events, values.values_by_type())
+    scan = match_flows(bundle.events, values.values_by_type())
     return RunContext(bundle=bundle, consent=consent_of(bundle.events),
-                      attributions=attributions, values=values, sends=sends)
+                      attributions=attributions, values=values, sends=scan.matches,
+                      scan_notes=scan.notes)
 
 
 def run_rules(ctx: RunContext, rules: Sequence[Rule]) -> tuple[list[Finding], list[RuleError]]:

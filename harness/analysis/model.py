@@ -64,6 +64,8 @@ class RunContext:
     values: ValueIndex
     sends: Sequence[SendMatch]
     """Every collected value found in a request, in timeline order."""
+    scan_notes: Sequence[str] = ()
+    """Requests (or parts) the matcher could not search completely."""
 
     @property
     def events(self) -> list[Event]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.analysis.attribution import Attribution
 from harness.events import Event
+from harness.traffic.matcher import LOCATION_TYPES, PACKAGE_TYPES
 
 MIN_VALUE_LENGTH = 6
 """Shorter values match by chance in ordinary traffic."""
@@ -52,6 +53,24 @@ def scalar_values(ret: Any) -> list[str]:
     return []
 
 
+def location_pair(ret: Any) -> tuple[float, float] | None:
+    """``(lat, lon)`` from a location return value (object with lat/lon keys, or a pair)."""
+    lat: Any = None
+    lon: Any = None
+    if isinstance(ret, Mapping):
+        lat = next((ret[k] for k in ("lat", "latitude", "mLatitude") if k in ret), None)
+        lon = next((ret[k] for k in ("lon", "lng", "longitude", "mLongitude") if k in ret), None)
+    elif isinstance(ret, list | tuple) and len(ret) == 2:
+        lat, lon = ret
+    try:
+        pair = (float(lat), float(lon))
+    except (TypeError, ValueError):
+        return None
+    if isinstance(lat, bool) or not (-90 <= pair[0] <= 90 and -180 <= pair[1] <= 180):
+        return None
+    return pair
+
+
 def is_searchable(value: str) -> bool:
     text = value.strip()
     return (len(text) >= MIN_VALUE_LENGTH and text.lower() not in GENERIC_VALUES
@@ -64,19 +83,26 @@ class ValueIndex:
     def __init__(self, reads: Iterable[Read]) -> None:
         self.reads = sorted(reads, key=lambda r: (r.event.t, r.event.seq))
 
-    def values_by_type(self) -> dict[str, list[str]]:
-        """``data_type -> distinct values``, the input of a traffic value matcher."""
-        out: dict[str, list[str]] = {}
+    def values_by_type(self) -> dict[str, list[Any]]:
+        """``data_type -> distinct values``: the input of :class:`ValueMatcher`, where a
+        location is a ``[lat, lon]`` pair and everything else a string."""
+        out: dict[str, list[Any]] = {}
         for read in self.reads:
             values = out.setdefault(read.data_type, [])
-            if read.value not in values:
-                values.append(read.value)
+            value: Any = read.value
+            if read.data_type in LOCATION_TYPES:
+                value = [float(part) for part in read.value.split(",")]
+            if value not in values:
+                values.append(value)
         return out
 
     def reads_of(self, data_type: str, value: str, *, until: float) -> list[Read]:
-        """Reads of ``value`` at or before ``until`` (the send time), oldest first."""
+        """Reads of ``value`` at or before ``until`` (the send time), oldest first. For
+        installed-package lists the matcher reports the packages it found, so any read of
+        that list counts."""
         return [r for r in self.reads
-                if r.data_type == data_type and r.value == value and r.event.t <= until]
+                if r.data_type == data_type and r.event.t <= until
+                and (r.value == value or data_type in PACKAGE_TYPES)]
 
 
 def build_index(events: Iterable[Event], attributions: Mapping[int, Attribution]) -> ValueIndex:
@@ -87,7 +113,14 @@ def build_index(events: Iterable[Event], attributions: Mapping[int, Attribution]
             continue
         data_type = str(event.data.get("data_type") or event.data.get("category") or "unknown")
         seen: set[str] = set()
-        for value in scalar_values(event.data.get("ret")):
+        ret = event.data.get("ret")
+        if data_type in LOCATION_TYPES:
+            pair = location_pair(ret)
+            if pair is not None:  # the label is the matcher's value for a location
+                reads.append(Read(event=event, data_type=data_type, value=f"{pair[0]},{pair[1]}",
+                                  attribution=attributions[event.seq]))
+            continue
+        for value in scalar_values(ret):
             value = value.strip()
             if is_searchable(value) and value not in seen:
                 seen.add(value)

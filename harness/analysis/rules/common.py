@@ -106,9 +106,13 @@ def group_sends(rule: Rule, ctx: RunContext, phase: Phase) -> list[Finding]:
     nearest provenance. Every SDK that read the value is listed in ``read_by``.
     """
     groups: dict[tuple[str, str], list[tuple[SendMatch, list[Read]]]] = {}
+    seen: set[tuple[int, str, str]] = set()
     for match in ctx.sends:
-        if ctx.phase(match.flow_event.t) != phase:
+        # one send per (request, value): other places or encodings in it add no evidence
+        key = (match.flow_event.seq, match.data_type, match.value)
+        if ctx.phase(match.flow_event.t) != phase or key in seen:
             continue
+        seen.add(key)
         reads = ctx.values.reads_of(match.data_type, match.value, until=match.flow_event.t)
         if not reads:
             continue  # value first read after it was sent: seen, not read by the app here
@@ -124,7 +128,7 @@ def group_sends(rule: Rule, ctx: RunContext, phase: Phase) -> list[Finding]:
             "flow": m.flow_id, "seq": m.flow_event.seq, "t": ctx.rel(m.flow_event.t),
             "method": m.flow_event.data.get("method"), "url": m.url, "host": m.host,
             "data_type": m.data_type, "value": m.value, "where": m.where,
-            "transform": m.transform, "excerpt": m.excerpt,
+            "transform": m.transform, "recipient": m.recipient, "excerpt": m.excerpt,
             "read": {"seq": rs[-1].event.seq, "t": ctx.rel(rs[-1].event.t),
                      "api": rs[-1].event.data.get("api"), "sdk": rs[-1].attribution.sdk,
                      "frame": rs[-1].attribution.frame},
@@ -140,6 +144,7 @@ def group_sends(rule: Rule, ctx: RunContext, phase: Phase) -> list[Finding]:
                 "phase": phase, "host": host,
                 "read_by": sorted({r.attribution.sdk for _, rs in items for r in rs}),
                 "transforms": sorted({m.transform for m, _ in items}),
+                "recipient": next((m.recipient for m, _ in items if m.recipient), None),
                 "sends": sends[:MAX_SENDS],
             },
             refs=rule.refs,

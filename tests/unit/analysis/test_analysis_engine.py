@@ -33,7 +33,7 @@ EXPECTED: dict[str, tuple[str, list[Row]]] = {
         ("collect-before-consent", "AMap", ("location",), 1, (3,), (), 0.5),
         ("collect-before-consent", "app", ("imei",), 1, (5,), (), 0.9),
         ("collect-before-consent", "unknown", ("mac",), 1, (4,), (), 0.7),
-        ("send-before-consent", "AMap", ("location",), 2, (3, 6), ("flow-0",), 2.0),
+        ("send-before-consent", "AMap", ("location",), 1, (3, 6), ("flow-0",), 2.0),
     ]),
     "truncated": ("never", [
         ("collect-before-consent", "Tencent Bugly", ("android_id",), 1, (5,), (), 1.0),
@@ -66,12 +66,12 @@ def test_send_links_the_read_to_the_request(runs: Path) -> None:
     umeng = sends["Umeng"]
     assert umeng["host"] == "alog.umeng.com"
     assert [(s["data_type"], s["where"], s["transform"], s["read"]["seq"])
-            for s in umeng["sends"]] == [("android_id", "body", "md5", 3),
-                                         ("imei", "body", "plain", 2)]
+            for s in umeng["sends"]] == [("android_id", "body.json:$.aid", "md5-hex-lower", 3),
+                                         ("imei", "body.json:$.imei", "plain", 2)]
     assert umeng["read_by"] == ["Umeng"]
     bugly = sends["Tencent Bugly"]["sends"]
     assert [(s["where"], s["transform"], s["read"]["api"]) for s in bugly] == [
-        ("header:x-device", "base64", "android.provider.Settings$Secure.getString")]
+        ("header:X-Device", "base64", "android.provider.Settings$Secure.getString")]
 
 
 def test_collection_examples_keep_a_stack_excerpt(runs: Path) -> None:
@@ -85,6 +85,15 @@ def test_collection_examples_keep_a_stack_excerpt(runs: Path) -> None:
     assert umeng.sdk_package == "com.umeng"
     assert umeng.details["by_data_type"] == {"android_id": 1, "imei": 1}
     assert any("CN-PRECONSENT-01" in ref for ref in umeng.refs)
+
+
+def test_location_send_is_matched_as_a_pair(runs: Path) -> None:
+    result = analyze(runs / "never")
+    [send] = [f for f in result.findings if f.rule == "send-before-consent"]
+    [detail] = send.details["sends"]
+    assert (detail["value"], detail["where"], detail["read"]["seq"]) == (
+        "39.904211,116.407395", "body.form:location", 3)
+    assert detail["excerpt"] == "location=116.407395%2C39.904211&output=json"
 
 
 def test_consent_category_calls_are_not_collection(runs: Path) -> None:

@@ -16,7 +16,7 @@ def test_analyze_writes_outputs_and_prints_summary(
     assert main(["analyze", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert "consent: never" in out
-    assert "AMap -> restsdk.amap.com: location x2" in out
+    assert "AMap -> restsdk.amap.com: location x1" in out
     assert (run_dir / "report.html").is_file()
     doc = json.loads((run_dir / "findings.json").read_text(encoding="utf-8"))
     assert [f["rule"] for f in doc["findings"]].count("collect-before-consent") == 3
