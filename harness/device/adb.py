@@ -27,7 +27,8 @@ _NO_SERVER = (
 
 
 def _client() -> adbutils.AdbClient:
-    return adbutils.AdbClient(host="127.0.0.1", port=5037)
+    # host/port from ANDROID_ADB_SERVER_HOST/_PORT, default 127.0.0.1:5037 (adb's own rule)
+    return adbutils.AdbClient()
 
 
 def attached_serials() -> list[str]:

@@ -185,3 +185,13 @@ def parse_frida_version(text: str) -> str | None:
 def parse_sha256sum(text: str) -> str | None:
     token = text.strip().split(" ", 1)[0].lower()
     return token if re.fullmatch(r"[0-9a-f]{64}", token) else None
+
+
+def parse_adb_devices(text: str) -> list[str]:
+    """Serials in state ``device`` from host ``adb devices [-l]`` (skips daemon chatter)."""
+    serials: list[str] = []
+    for line in text.splitlines():
+        cols = line.split()
+        if len(cols) >= 2 and cols[1] == "device" and not line.startswith(("*", "List of")):
+            serials.append(cols[0])
+    return serials

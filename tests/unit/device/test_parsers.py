@@ -141,3 +141,9 @@ def test_frida_version_and_sha256() -> None:
     digest = "a" * 64
     assert parsers.parse_sha256sum(f"{digest}  /data/app/x/base.apk\n") == digest
     assert parsers.parse_sha256sum("sha256sum: not found") is None
+
+
+def test_adb_devices_only_ready_ones(android_data: Path) -> None:
+    text = read(android_data, "adb_devices.txt")
+    assert parsers.parse_adb_devices(text) == ["emulator-5554", "192.168.1.20:5555"]
+    assert parsers.parse_adb_devices("List of devices attached\n\n") == []

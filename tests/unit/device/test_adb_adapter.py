@@ -1,0 +1,162 @@
+"""AdbutilsDevice through the real adbutils client, over real loopback TCP, against a small
+server speaking the adb server's smart-socket protocol (``OKAY``/``FAIL`` + hex length)."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from harness.device.adb import AdbutilsDevice, attached_serials
+from harness.errors import AmbiguousDevice, DeviceError, DeviceNotFound
+
+EXIT_SUFFIX = "; echo X4EXIT:$?"  # what adbutils appends to read the exit status
+
+
+def block(text: str) -> bytes:
+    data = text.encode()
+    return f"{len(data):04x}".encode() + data
+
+
+class AdbProtocolServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.devices: dict[str, str] = {}
+        self.shell: dict[str, tuple[str, int]] = {}
+        self.reverses: set[str] = set()
+        self.requests: list[str] = []
+
+
+class Handler(socketserver.BaseRequestHandler):
+    server: AdbProtocolServer
+
+    def read_request(self) -> str | None:
+        head = self.request.recv(4, socket.MSG_WAITALL)
+        if len(head) < 4:
+            return None
+        size = int(head, 16)
+        return bytes(self.request.recv(size, socket.MSG_WAITALL)).decode() if size else ""
+
+    def fail(self, message: str) -> None:
+        self.request.sendall(b"FAIL" + block(message))
+
+    def handle(self) -> None:
+        srv = self.server
+        while (req := self.read_request()) is not None:
+            srv.requests.append(req)
+            if req == "host:version":
+                self.request.sendall(b"OKAY" + block("0029"))
+                return
+            if req in ("host:devices", "host:devices-l"):
+                lines = "".join(f"{s}\t{state}\n" for s, state in srv.devices.items())
+                self.request.sendall(b"OKAY" + block(lines))
+                return
+            if req.startswith("host-serial:"):
+                serial, _, sub = req[len("host-serial:"):].rpartition(":")
+                if serial not in srv.devices:
+                    return self.fail(f"device '{serial}' not found")
+                self.request.sendall(b"OKAY" + block(srv.devices[serial]))
+                return
+            if req.startswith("host:tport:serial:"):
+                serial = req[len("host:tport:serial:"):]
+                if srv.devices.get(serial) != "device":
+                    return self.fail(f"device '{serial}' not found")
+                self.request.sendall(b"OKAY" + (1).to_bytes(8, "little"))
+                continue
+            if req.startswith("shell:"):
+                command = req[len("shell:"):].removesuffix(EXIT_SUFFIX)
+                output, code = srv.shell.get(command, (f"/system/bin/sh: {command}: not found\n",
+                                                       127))
+                self.request.sendall(b"OKAY" + f"{output}X4EXIT:{code}\n".encode())
+                return
+            if req.startswith("reverse:forward:"):
+                srv.reverses.add(req[len("reverse:forward:"):].split(";")[0])
+                self.request.sendall(b"OKAYOKAY")
+                return
+            if req.startswith("reverse:killforward:"):
+                remote = req[len("reverse:killforward:"):]
+                if remote not in srv.reverses:
+                    self.request.sendall(b"OKAY")
+                    return self.fail(f"listener '{remote}' not found")
+                srv.reverses.discard(remote)
+                self.request.sendall(b"OKAYOKAY")
+                return
+            return self.fail(f"unknown request {req}")
+
+
+@pytest.fixture
+def adb_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[AdbProtocolServer]:
+    server = AdbProtocolServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(server.server_address[1]))
+    monkeypatch.delenv("ANDROID_SERIAL", raising=False)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_shell_output_and_exit_code(adb_server: AdbProtocolServer) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    adb_server.shell = {"getprop ro.build.version.sdk": ("34\n", 0),
+                        "pidof com.example.shop": ("", 1)}
+    device = AdbutilsDevice("emulator-5554")
+    result = device.shell("getprop ro.build.version.sdk")
+    assert (result.exit_code, result.output) == (0, "34\n")
+    assert device.shell("pidof com.example.shop").exit_code == 1
+    assert "shell:getprop ro.build.version.sdk" + EXIT_SUFFIX in adb_server.requests
+
+
+def test_picks_the_only_device_or_says_what_to_do(adb_server: AdbProtocolServer) -> None:
+    adb_server.devices = {"R58M123": "unauthorized", "emulator-5554": "device"}
+    assert attached_serials() == ["emulator-5554"]
+    assert AdbutilsDevice().serial == "emulator-5554"
+    adb_server.devices["192.168.1.20:5555"] = "device"
+    with pytest.raises(AmbiguousDevice, match="pass --serial, set ANDROID_SERIAL"):
+        AdbutilsDevice()
+    adb_server.devices = {}
+    with pytest.raises(DeviceNotFound, match="No Android device attached"):
+        AdbutilsDevice()
+
+
+def test_android_serial_env_is_used(adb_server: AdbProtocolServer,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    adb_server.devices = {"a": "device", "b": "device"}
+    monkeypatch.setenv("ANDROID_SERIAL", "b")
+    assert AdbutilsDevice().serial == "b"
+
+
+def test_unknown_or_unready_serial(adb_server: AdbProtocolServer) -> None:
+    adb_server.devices = {"R58M123": "unauthorized"}
+    with pytest.raises(DeviceNotFound, match="'nope' is not available.*adb devices"):
+        AdbutilsDevice("nope")
+    with pytest.raises(DeviceNotFound, match="accept the USB debugging prompt"):
+        AdbutilsDevice("R58M123")
+
+
+def test_reverse_and_its_errors(adb_server: AdbProtocolServer) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    device = AdbutilsDevice("emulator-5554")
+    device.reverse("tcp:8080", "tcp:8080")
+    assert adb_server.reverses == {"tcp:8080"}
+    device.reverse_remove("tcp:8080")
+    assert adb_server.reverses == set()
+    with pytest.raises(DeviceError, match="adb reverse --remove tcp:9999.*not found"):
+        device.reverse_remove("tcp:9999")
+
+
+def test_device_gone_mid_run(adb_server: AdbProtocolServer) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    device = AdbutilsDevice("emulator-5554")
+    adb_server.devices = {}
+    with pytest.raises(DeviceError, match="`true` failed on emulator-5554.*adb devices"):
+        device.shell("true")
