@@ -93,7 +93,8 @@ def _send_block(send: dict[str, Any]) -> str:
     read = send.get("read") or {}
     return (f"<details><summary>{_e(send.get('method'))} {_e(send.get('host'))} at "
             f"{_seconds(send.get('t'))}: {_e(send.get('data_type'))} in {_e(send.get('where'))}"
-            f" ({_e(send.get('transform'))}){_recipient(send)}</summary><pre>{_e(send.get('url'))}\n"
+            f" ({_e(send.get('transform'))}){_recipient(send)}</summary>"
+            f"<pre>{_e(send.get('url'))}\n"
             f"{_e(send.get('excerpt'))}</pre>read by {_e(read.get('sdk'))} via "
             f"<code>{_e(read.get('api'))}</code> (#{_e(read.get('seq'))}) at "
             f"{_seconds(read.get('t'))}</details>")

@@ -1,4 +1,4 @@
-"""Fixtures: the hand-written run bundles of tests/data/runs (shared_data is in tests/conftest.py)."""
+"""Fixtures: the hand-written run bundles of tests/data/runs (shared_data: tests/conftest.py)."""
 
 from __future__ import annotations
 
