@@ -96,10 +96,11 @@ def compile_agent(entrypoint: Path, project_root: Path) -> str:
     def on_diagnostics(items: list[dict[str, Any]]) -> None:
         for item in items:
             where = item.get("file") or {}
-            diagnostics.append(
-                f"{where.get('path', '?')}:{where.get('line', '?')}:{where.get('character', '?')}: "
-                f"{item.get('text', item)}"
-            )
+            line, column = where.get("line"), where.get("character")
+            # TypeScript counts lines and columns from 0; editors count from 1.
+            position = (f"{line + 1}:{column + 1}" if isinstance(line, int)
+                        and isinstance(column, int) else "?")
+            diagnostics.append(f"{where.get('path', '?')}:{position}: {item.get('text', item)}")
 
     compiler.on("diagnostics", on_diagnostics)
     try:
