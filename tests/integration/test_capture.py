@@ -13,6 +13,7 @@ import gzip
 import json
 import os
 import signal
+import socket
 import ssl
 import threading
 import time
@@ -29,6 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mitmproxy import io as mitm_io
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
 
 from harness.capture.har import write_har
 from harness.capture.proxy import MitmdumpProcess
@@ -348,3 +351,76 @@ def test_plain_http_is_resolved_too(tmp_path: Path) -> None:
     assert (flow["url"], flow["host"], flow["port"]) == ("http://plain.test/c", "plain.test", 80)
     assert flow["tls"] is False and flow["sni"] is None and sink.errors == []
     assert server.received[0][1] == b"k=v"  # type: ignore[attr-defined]
+
+
+def _ws_echo_server(cert: Path, key: Path) -> tuple[socket.socket, threading.Thread]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            ws = WSConnection(ConnectionType.SERVER)
+            while data := tls.recv(65536):
+                ws.receive_data(data)
+                for event in ws.events():
+                    if isinstance(event, Request):
+                        tls.sendall(ws.send(AcceptConnection()))
+                    elif isinstance(event, TextMessage):
+                        tls.sendall(ws.send(Message(data="echo:" + event.data)))
+                    elif isinstance(event, CloseConnection):
+                        tls.sendall(ws.send(event.response()))
+                        return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+def _ws_client(proxy: MitmdumpProcess, host: str, text: str) -> list[str]:
+    sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=20)
+    sock.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(4096)
+    assert b" 200 " in reply.split(b"\r\n")[0]
+    context = ssl.create_default_context(cafile=str(proxy.ca_cert_path))
+    received: list[str] = []
+    with context.wrap_socket(sock, server_hostname=host) as tls:
+        ws = WSConnection(ConnectionType.CLIENT)
+        tls.sendall(ws.send(Request(host=host, target="/ws")))
+        while data := tls.recv(65536):
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, AcceptConnection):
+                    tls.sendall(ws.send(Message(data=text)))
+                elif isinstance(event, TextMessage):
+                    received.append(event.data)
+                    tls.sendall(ws.send(CloseConnection(code=1000)))
+                elif isinstance(event, CloseConnection):
+                    return received
+    return received
+
+
+def test_websocket_flow_is_recorded_at_its_end(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    listener, server = _ws_echo_server(cert, key)
+    sink = Sink()
+    port = listener.getsockname()[1]
+    try:
+        with MitmdumpProcess(tmp_path / "run", confdir=tmp_path / "conf",
+                             resolve=[f"{HOST}:443=127.0.0.1:{port}"],
+                             on_flow=sink.flows.append, on_error=sink.errors.append) as proxy:
+            assert _ws_client(proxy, HOST, "oaid=0000-1111") == ["echo:oaid=0000-1111"]
+            sink.wait_for(lambda: len(sink.flows) == 1)
+    finally:
+        server.join(20)
+        listener.close()
+    flow = sink.flows[0]
+    assert flow["status"] == 101 and flow["host"] == HOST and sink.errors == []
+    messages = [(m["from_client"], base64.b64decode(m["content_b64"]))
+                for m in flow["websocket_messages"]]
+    assert messages == [(True, b"oaid=0000-1111"), (False, b"echo:oaid=0000-1111")]
+    dumped = _read_dump(tmp_path / "run" / "flows.mitm")
+    assert len(dumped) == 1 and dumped[0].websocket is not None
