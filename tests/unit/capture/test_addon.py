@@ -1,3 +1,5 @@
+# mypy: allow-untyped-calls
+# (mitmproxy test helpers and FlowWriter are not annotated)
 """The addon's hooks under mitmproxy's taddons context (no proxy process, no network)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# mypy: allow-untyped-calls
+# (mitmproxy test helpers and FlowWriter are not annotated)
 """HAR 1.2 export of a flow dump written with mitmproxy's own FlowWriter."""
 
 from __future__ import annotations
