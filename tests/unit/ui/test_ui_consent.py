@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ui_dumps import SCREEN, V, button, consent_screen, decor, dialog, dump
 
 from harness.errors import InputError
 from harness.ui.consent import FINDINGS, Control, Detection, detect, detect_xml
 from harness.ui.hierarchy import parse_hierarchy
+from harness.ui.keywords import default_keywords
 
 PKG = "com.example.app"
 BODY = ["We use cookies and process personal data such as your advertising ID for personalised "
@@ -152,3 +155,41 @@ def test_webview_button_and_text_count() -> None:
 def test_detect_takes_a_parsed_hierarchy() -> None:
     xml = consent_screen(PKG, BODY, [("Decline", ""), ("Accept", "")])
     assert detect(parse_hierarchy(xml)) == detect_xml(xml)
+
+
+_WORDS = ["同意", "不同意", "我知道了", "Accept all", "Decline", "Settings", "OK", "隐私政策",
+          "《隐私政策》", "Ablehnen", "登录", "",
+          "我们会收集您的个人信息（设备标识符）用于统计分析，请阅读《隐私政策》。",
+          "We and our partners use cookies to process personal data for ads."]
+
+
+@st.composite
+def _views(draw: st.DrawFn, depth: int = 0) -> V:
+    x1 = draw(st.integers(0, 1000))
+    y1 = draw(st.integers(0, 2300))
+    bounds = (x1, y1, x1 + draw(st.integers(0, 80)), y1 + draw(st.integers(0, 100)))
+    children = draw(st.lists(_views(depth + 1), max_size=3)) if depth < 3 else []
+    return V(draw(st.sampled_from(["TextView", "Button", "LinearLayout", "CheckBox",
+                                   "android.view.View"])), bounds,
+             text=draw(st.sampled_from(_WORDS)), clickable=draw(st.booleans()),
+             checkable=draw(st.booleans()), checked=draw(st.booleans()), children=children)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_views())
+def test_any_tree_gives_a_consistent_verdict(root: V) -> None:
+    xml = dump((PKG, root))
+    detection = detect_xml(xml)
+    labels = {n.label.strip() for n in parse_hierarchy(xml).nodes()}
+    assert detection.dialog in ("consent", "notice", "none")
+    assert set(detection.findings) <= set(FINDINGS)
+    if detection.dialog != "consent":
+        assert detection.accept is None and detection.reject is None and not detection.findings
+    else:
+        assert detection.accept is not None or detection.reject is not None
+    for control in (detection.accept, detection.reject):
+        assert control is None or control.text in labels
+    if detection.accept is not None:
+        assert default_keywords().classify(detection.accept.text) in ("accept", "ambiguous")
+    if detection.reject is not None:
+        assert default_keywords().classify(detection.reject.text) == "reject"

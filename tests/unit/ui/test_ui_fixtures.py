@@ -19,6 +19,8 @@ EXPECTED: dict[str, tuple[str, tuple[str, str] | None, tuple[str, str] | None, s
                            {"accept-highlighted"}),
     # 再想想 only goes back to the first layer: neither accept nor reject.
     "zh_hans_second_layer": ("consent", None, ("仍不同意并退出", "btn_exit"), set()),
+    "zh_hans_second_layer_agree": ("consent", ("同意", "agree"), ("仍不同意", "disagree"),
+                                   {"accept-highlighted"}),
     "zh_hant": ("consent", ("同意並繼續", "btn_accept"), ("不同意並離開", "btn_reject"), set()),
     "en_cmp": ("consent", ("Accept all", "consent_accept"), ("Decline all", "consent_decline"),
                set()),
@@ -33,6 +35,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, str] | None, tuple[str, str] | None, s
     "update_prompt": ("none", None, None, set()),
     "rating_prompt": ("none", None, None, set()),
     "tos_only": ("none", None, None, set()),
+    "tos_only_zh": ("none", None, None, set()),
 }
 
 

@@ -96,9 +96,8 @@ def test_negated_english_accept_is_never_accept(word: str, negator: str) -> None
 
 
 @given(st.sampled_from(sorted(KW.accept.words)))
-def test_every_accept_keyword_alone_is_accept_or_refusal(word: str) -> None:
-    # A keyword listed as accept must read as accept on its own, unless the table lists a
-    # longer refusal containing it (none today).
+def test_every_accept_keyword_alone_is_accept(word: str) -> None:
+    # Guards the table: an accept keyword must not also contain a listed refusal.
     assert KW.classify(word) == "accept"
 
 
