@@ -20,6 +20,9 @@ from harness.ui.hierarchy import Hierarchy, Node, parse_hierarchy
 
 log = logging.getLogger(__name__)
 
+#: Steps after which the screen is recorded (click and consent record it before the tap).
+_SCREEN_AFTER = frozenset({"launch", "restart", "back", "home", "press", "background"})
+
 
 class AppControl(Protocol):
     """What the scenario needs from the session to (re)start the instrumented app."""
@@ -53,6 +56,8 @@ class ScenarioRunner:
                                              "detail": step.describe(), "line": step.line},
                                  source="ui")
             self._run_step(step, index)
+            if step.kind in _SCREEN_AFTER:
+                self._screen(f"step{index}-{step.kind}")
         self.app.check()
 
     # -- helpers --------------------------------------------------------------------------
