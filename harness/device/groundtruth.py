@@ -23,6 +23,7 @@ import logging
 
 from harness.device import commands, parsers
 from harness.device.shell import DeviceShell, RootMode
+from harness.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,11 @@ def iphonesubinfo_codes(sdk: int) -> dict[str, int]:
 def _run(device: DeviceShell, command: str, root: RootMode | None) -> str | None:
     """Output of ``command`` (as root when available), or None when it failed."""
     line = commands.as_root(command, root) if root else command
-    result = device.shell(line, timeout=30.0)
+    try:
+        result = device.shell(line, timeout=30.0)
+    except DeviceError as exc:  # the link, not the value: worth more than a debug line
+        log.warning("ground truth: `%s` could not run: %s", line, exc)
+        return None
     if not result.ok:
         log.debug("ground truth: `%s` failed (exit %d): %s", line, result.exit_code,
                   result.output.strip()[:200])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakeshell import FakeShell
@@ -73,3 +74,15 @@ def test_su_root_wraps_privileged_reads(android_data: Path) -> None:
     truth = groundtruth.collect(fake, sdk=34, root="su")
     assert truth["imei"] == ["358240051111110"]
     assert "su 0 sh -c 'service call iphonesubinfo 8 s16 com.android.shell'" in fake.log
+
+
+def test_a_broken_link_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    from harness.errors import DeviceError
+
+    class Gone(FakeShell):
+        def shell(self, command: str, *, timeout: float = 60.0) -> Any:
+            raise DeviceError("device 'emulator-5554' not found")
+
+    with caplog.at_level(logging.WARNING):
+        assert groundtruth.collect(Gone(), sdk=28, root=None) == {}
+    assert "could not run" in caplog.text

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.device import parsers
 
@@ -147,3 +149,31 @@ def test_adb_devices_only_ready_ones(android_data: Path) -> None:
     text = read(android_data, "adb_devices.txt")
     assert parsers.parse_adb_devices(text) == ["emulator-5554", "192.168.1.20:5555"]
     assert parsers.parse_adb_devices("List of devices attached\n\n") == []
+
+
+def parcel_dump(data: bytes) -> str:
+    """Lay out ``data`` the way Parcel::print does for ``service call`` (4 words a line)."""
+    data += b"\0" * (-len(data) % 4)
+    lines = ["Result: Parcel("]
+    for off in range(0, len(data), 16):
+        chunk = data[off:off + 16]
+        words = " ".join(f"{int.from_bytes(chunk[i:i + 4], 'little'):08x}"
+                         for i in range(0, len(chunk), 4))
+        chars = "".join(chr(b) if 32 <= b < 127 and b != 39 else "." for b in chunk)
+        end = "')" if off + 16 >= len(data) else "'"
+        lines.append(f"  0x{off:08x}: {words.ljust(35)} '{chars.ljust(16)}{end}")
+    return "\n".join(lines) + "\n"
+
+
+@given(st.text(min_size=1, max_size=80))
+def test_parcel_string_round_trip(value: str) -> None:
+    encoded = value.encode("utf-16-le")  # non-BMP characters take two units, as in Java
+    units = len(encoded) // 2
+    reply = (0).to_bytes(4, "little") + units.to_bytes(4, "little") + encoded + b"\0\0"
+    assert parsers.parse_parcel_string(parcel_dump(reply)) == value
+
+
+def test_parcel_dump_helper_matches_recorded_file(android_data: Path) -> None:
+    reply = (0).to_bytes(4, "little") + (15).to_bytes(4, "little") \
+        + "358240051111110".encode("utf-16-le") + b"\0\0"
+    assert parcel_dump(reply) == read(android_data, "iphonesubinfo_imei_api28.txt")

@@ -258,8 +258,12 @@ def test_spawn_and_resume_use_the_frida_adapter(monkeypatch: pytest.MonkeyPatch)
     from harness.instrument import frida_adapter
 
     calls: list[tuple[str, Any, Any]] = []
-    monkeypatch.setattr(frida_adapter, "spawn",
-                        lambda ref, program, **kw: calls.append(("spawn", ref, program)) or 5120)
+
+    def spawn(ref: FridaDeviceRef, program: str, **kw: Any) -> int:
+        calls.append(("spawn", ref, program))
+        return 5120
+
+    monkeypatch.setattr(frida_adapter, "spawn", spawn)
     monkeypatch.setattr(frida_adapter, "resume",
                         lambda ref, pid: calls.append(("resume", ref, pid)))
     t = target(rooted_emulator())
