@@ -14,7 +14,7 @@ import pytest
 from harness.device import commands, parsers
 from harness.errors import DeviceError
 from harness.targets.android import AndroidTarget
-from harness.targets.base import AppSpec, ProxyEndpoint, SpawnedApp
+from harness.targets.base import AppSpec, SpawnedApp
 
 pytestmark = pytest.mark.device
 
@@ -42,8 +42,7 @@ def test_proxy_is_set_then_restored(target: AndroidTarget, tmp_path: Path) -> No
     before = target.device.shell(commands.get_global_http_proxy()).output.strip()
     proxy = target.app_proxy(18089, tmp_path / "missing-ca.pem")
     try:
-        target.prepare(AppSpec(package=SETTINGS), ProxyEndpoint(
-            host=proxy.host, port=proxy.port, ca_pem=proxy.ca_pem), clear=False)
+        target.prepare(AppSpec(package=SETTINGS), proxy, clear=False)
     except DeviceError as exc:  # no frida-server pushed: the proxy part ran before it
         if "frida-server" not in str(exc) and "cannot read the proxy CA" not in str(exc):
             raise
