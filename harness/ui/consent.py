@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness.ui.controls import Candidate, Control, Tree, find_candidates, other_action_controls
 from harness.ui.hierarchy import Hierarchy, Node, parse_hierarchy
 from harness.ui.keywords import Keywords, default_keywords, is_cjk, normalize
 from harness.ui.permission import PermissionPrompt, is_permission_dialog
+from harness.ui.tappable import Candidate, Control, Tree, find_candidates, other_action_controls
 
 __all__ = ["FINDINGS", "Control", "Detection", "PermissionPrompt", "detect", "detect_xml",
            "is_permission_dialog"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.ui.controls import Control, Tree, tap_target
 from harness.ui.hierarchy import Hierarchy, Node
 from harness.ui.keywords import Keywords, default_keywords, normalize
+from harness.ui.tappable import Control, Tree, tap_target
 
 
 @dataclass(frozen=True)
