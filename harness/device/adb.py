@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def attached_serials() -> list[str]:
     """Serials of devices in state ``device`` (offline/unauthorized ones cannot be used)."""
     try:
         return [info.serial for info in _client().list() if info.state == "device"]
-    except (AdbError, OSError) as exc:
+    except (AdbError, OSError, subprocess.SubprocessError) as exc:  # adbutils runs start-server
         raise DeviceError(f"{_NO_SERVER} ({exc})") from exc
 
 
@@ -49,7 +50,7 @@ class AdbutilsDevice:
         self._device = _client().device(serial=chosen)
         try:
             state = self._device.get_state()
-        except (AdbError, OSError) as exc:
+        except (AdbError, OSError, subprocess.SubprocessError) as exc:
             raise DeviceNotFound(
                 f"Device {chosen!r} is not available ({exc}): check `adb devices`; for an "
                 "emulator use its serial, e.g. emulator-5554; unlock and accept the USB "

@@ -7,11 +7,12 @@ import socket
 import socketserver
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from harness.device.adb import AdbutilsDevice, attached_serials
-from harness.errors import AmbiguousDevice, DeviceError, DeviceNotFound
+from harness.errors import AmbiguousDevice, DeviceError, DeviceNotFound, InstallFailed
 
 EXIT_SUFFIX = "; echo X4EXIT:$?"  # what adbutils appends to read the exit status
 
@@ -160,3 +161,10 @@ def test_device_gone_mid_run(adb_server: AdbProtocolServer) -> None:
     adb_server.devices = {}
     with pytest.raises(DeviceError, match="`true` failed on emulator-5554.*adb devices"):
         device.shell("true")
+
+
+def test_install_of_a_missing_apk_is_install_failed(adb_server: AdbProtocolServer,
+                                                    tmp_path: Path) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    with pytest.raises(InstallFailed, match="APK file not found"):
+        AdbutilsDevice("emulator-5554").install(tmp_path / "missing.apk")
