@@ -5,6 +5,7 @@ from __future__ import annotations
 from harness.analysis.model import Rule
 from harness.analysis.rules.collect_after_refusal import CollectAfterRefusal
 from harness.analysis.rules.collect_before_consent import CollectBeforeConsent
+from harness.analysis.rules.permission_after_refusal import PermissionAfterRefusal
 from harness.analysis.rules.permission_before_consent import PermissionBeforeConsent
 from harness.analysis.rules.send_after_refusal import SendAfterRefusal
 from harness.analysis.rules.send_before_consent import SendBeforeConsent
@@ -17,6 +18,7 @@ def default_rules() -> list[Rule]:
         PermissionBeforeConsent(),
         SendBeforeConsent(),
         CollectAfterRefusal(),
+        PermissionAfterRefusal(),
         SendAfterRefusal(),
     ]
 

@@ -10,14 +10,14 @@ from harness.analysis.rules.common import collections_in, group_calls
 from harness.events import PERMISSION_TYPES, Event
 
 
-def _permissions(event: Event) -> list[str]:
+def permissions_of(event: Event) -> list[str]:
     return sorted({str(p) for p in event.data.get("permissions") or []}) or ["unknown"]
 
 
-def _details(group: list[Event]) -> dict[str, Any]:
+def permission_details(group: list[Event]) -> dict[str, Any]:
     requested = sorted({p for e in group if e.type == "permission.request"
-                        for p in _permissions(e)})
-    checked = sorted({p for e in group if e.type == "permission.check" for p in _permissions(e)})
+                        for p in permissions_of(e)})
+    checked = sorted({p for e in group if e.type == "permission.check" for p in permissions_of(e)})
     return {"requested": requested, "checked": checked}
 
 
@@ -34,4 +34,4 @@ class PermissionBeforeConsent:
 
     def evaluate(self, ctx: RunContext) -> list[Finding]:
         events = collections_in(ctx, "before", frozenset(PERMISSION_TYPES))
-        return group_calls(self, ctx, events, types_of=_permissions, extra=_details)
+        return group_calls(self, ctx, events, types_of=permissions_of, extra=permission_details)

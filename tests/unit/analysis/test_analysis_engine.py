@@ -148,5 +148,30 @@ def test_a_crashing_rule_is_contained_and_the_others_still_run(runs: Path) -> No
 def test_default_rules_have_stable_unique_ids() -> None:
     ids = [r.id for r in default_rules()]
     assert ids == ["collect-before-consent", "permission-before-consent", "send-before-consent",
-                   "collect-after-refusal", "send-after-refusal"]
+                   "collect-after-refusal", "permission-after-refusal", "send-after-refusal"]
     assert all(r.refs and r.title and r.title_zh for r in default_rules())
+
+
+def test_permission_after_refusal_and_reject_then_accept(tmp_path: Path) -> None:
+    stack = ["android.app.Activity.requestPermissions(Activity.java:1)",
+             "com.igexin.push.core.Init.run(Init.java:2)"]
+
+    def line(seq: int, t: float, kind: str, **data: object) -> str:
+        return json.dumps({"seq": seq, "t": 100.0 + t, "type": kind, "source": "agent",
+                           "data": data})
+
+    perm = {"api": "android.app.Activity.requestPermissions", "stack": stack,
+            "permissions": ["android.permission.ACCESS_FINE_LOCATION"]}
+    (tmp_path / "manifest.json").write_text(json.dumps({"schema": 1, "status": "complete",
+                                                        "t_start": 100.0}))
+    (tmp_path / "events.jsonl").write_text("\n".join([
+        line(1, 1.0, "consent.reject"),
+        line(2, 2.0, "permission.request", **perm),
+        line(3, 3.0, "consent.accept"),
+        line(4, 4.0, "permission.request", **perm),
+    ]) + "\n")
+    result = analyze(tmp_path)
+    assert result.consent_info()["state"] == "accepted"
+    assert [(f.rule, f.sdk, f.data_types, f.events) for f in result.findings] == [
+        ("permission-after-refusal", "GeTui", ("android.permission.ACCESS_FINE_LOCATION",), (2,))]
+    assert result.findings[0].details["requested"] == ["android.permission.ACCESS_FINE_LOCATION"]
