@@ -3,7 +3,7 @@
     HarnessError
      +-- ConfigError            bad command-line input or configuration
      |    +-- ScenarioError     a scenario file that cannot be used (file, line, what was expected)
-     |    +-- InputError        an input file (HAR, flow dump, values, hierarchy) that cannot be read
+     |    +-- InputError        an input file (HAR, flow dump, values, dump) that cannot be read
      +-- ToolchainError         a missing external tool (npm, javac, mitmdump), with what to run
      +-- DeviceError            the Android device or its adb connection
      |    +-- DeviceNotFound

@@ -134,7 +134,8 @@ class Session:
         catalogue = load_catalogue().filter(self.options.categories)
         bundle = build_agent()
         self._start_manifest(bundle, catalogue)
-        status, reason = "incomplete", "interrupted"
+        status: str = "incomplete"
+        reason: str | None = "interrupted"
         try:
             with contextlib.ExitStack() as stack:
                 stack.callback(self.target.close)

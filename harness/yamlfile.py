@@ -29,7 +29,7 @@ def _construct(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
         result.line = node.start_mark.line + 1
         result.key_lines = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             result[str(key)] = _construct(value_node, loader)
             result.key_lines[str(key)] = key_node.start_mark.line + 1
         return result
@@ -38,7 +38,7 @@ def _construct(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
         items.line = node.start_mark.line + 1
         items.item_lines = [child.start_mark.line + 1 for child in node.value]
         return items
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def load_yaml(path: Path, error: type[ConfigError] = ConfigError) -> Any:
@@ -62,7 +62,7 @@ def loads_yaml(text: str, source: str, error: type[ConfigError] = ConfigError) -
         line = f"{mark.line + 1}:" if mark is not None else ""
         raise error(f"{source}:{line} not valid YAML: {exc.problem or exc}") from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 def line_of(obj: Any, key: str | None = None) -> int | None:

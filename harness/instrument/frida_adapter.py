@@ -90,10 +90,10 @@ def kill(ref: FridaDeviceRef, pid: int) -> None:
 
 def compile_agent(entrypoint: Path, project_root: Path) -> str:
     """Bundle the TypeScript agent (and frida-java-bridge) with frida's built-in compiler."""
-    compiler = frida.Compiler()
+    compiler = frida.Compiler()  # type: ignore[no-untyped-call]
     diagnostics: list[str] = []
 
-    def on_diagnostics(items: list[dict[str, Any]]) -> None:
+    def on_diagnostics(items: Any) -> None:
         for item in items:
             where = item.get("file") or {}
             line, column = where.get("line"), where.get("character")

@@ -167,18 +167,17 @@ def _step(item: Any, line: int, source: str) -> Step:
     if kind in ("consent", "permission"):
         allowed = ("accept", "reject") if kind == "consent" else ("allow", "deny")
         action = value
-        selector = None
+        chosen: Selector | None = None
         timeout = 30.0
         if isinstance(value, dict):
             action = value.get("action")
-            selector, rest = _selector({k: v for k, v in value.items() if k != "action"}, kind,
-                                       source, line, frozenset({"timeout"}))
+            given, rest = _selector({k: v for k, v in value.items() if k != "action"}, kind,
+                                    source, line, frozenset({"timeout"}))
             timeout = _number(rest.get("timeout", timeout), "timeout", source, line)
-            if not selector.describe():
-                selector = None
+            chosen = given if given.describe() else None
         if action not in allowed:
             raise ScenarioError(f"{kind}: expected {' or '.join(allowed)}, got {action!r}",
                                 path=source, line=line)
-        return Step(kind=kind, line=line, action=str(action), selector=selector,
+        return Step(kind=kind, line=line, action=str(action), selector=chosen,
                     timeout=timeout)
     raise ScenarioError(f"unknown step {kind!r}; {_STEP_HELP}", path=source, line=line)
