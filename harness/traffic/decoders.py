@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -32,6 +32,23 @@ _B64 = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
 _FORM = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Signs of a layer that hides text from a plain search: %-escapes, JSON escapes (nested JSON,
+# \u-escaped non-ASCII), ASCII hex of printable text.
+_ENCODED_HINT = re.compile(r'%[0-9A-Fa-f]{2}|\\u[0-9a-fA-F]{4}|\\[/"]')
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{40,}")
+_B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+
+
+def has_encoded_layers(text: str) -> bool:
+    """Whether ``text`` may hide a value behind an encoding (cheap, errs towards yes)."""
+    if _ENCODED_HINT.search(text):
+        return True
+    for run in _HEX_RUN.findall(text):  # hex of printable ASCII: every byte is 0x20..0x7e
+        if all(run[i] in "234567" for i in range(0, min(len(run), 40), 2)):
+            return True
+    # base64 of anything mixes upper and lower case; hex, digits and UUIDs do not
+    return any(t != t.lower() and t != t.upper() for t in _B64_TOKEN.findall(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +87,19 @@ def _looks_like_text(data: bytes) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    printable = sum(1 for ch in text if ch.isprintable() or ch in "\t\r\n")
-    return text if text and printable >= 0.95 * len(text) else None
+    return text if text and len(_CONTROL.findall(text)) <= 0.05 * len(text) else None
 
 
 class Decoder:
     """One per request: holds its budget and what could not be searched."""
 
-    def __init__(self, budget: Budget | None = None, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(self, budget: Budget | None = None, max_depth: int = MAX_DEPTH,
+                 worth: Callable[[str], bool] | None = None) -> None:
         self.budget = budget or Budget()
         self.max_depth = max_depth
+        # Fast path: a text body in which the matcher sees no needle at all and no encoded
+        # layer (see has_encoded_layers) cannot hold a match, so it is not taken apart.
+        self.worth = worth
         self.notes: list[str] = []
 
     def _note(self, message: str) -> None:
@@ -153,6 +173,8 @@ class Decoder:
             return
         text = _looks_like_text(data) if len(data) <= OUTPUT_CAP else None
         if text is not None:
+            if self.worth is not None and depth == 1 and not self.worth(text):
+                return
             yield from self.value(text, where, chain, depth)
             return
         if len(data) <= OUTPUT_CAP and depth < self.max_depth:

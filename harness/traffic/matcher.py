@@ -16,7 +16,7 @@ from typing import Any
 import ahocorasick
 
 from harness.errors import InputError
-from harness.traffic.decoders import Decoder, Fragment
+from harness.traffic.decoders import Decoder, Fragment, has_encoded_layers
 from harness.traffic.exchange import HttpExchange
 from harness.traffic.recipients import recipient_of
 from harness.traffic.variants import (
@@ -32,6 +32,10 @@ PAIR_GAP = 64  # max characters between a latitude and its longitude
 MIN_PACKAGES = 3
 PACKAGE_TYPES = frozenset({"installed_packages", "packages", "installed_apps"})
 LOCATION_TYPES = frozenset({"location", "gps"})
+# The automaton holds ASCII-case-folded keys (half as many states: hex digests and values come
+# in lower and upper case); a hit is then confirmed against the exact text of each needle.
+_FOLD = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
 _FORBIDDEN: dict[str, Callable[[str], bool]] = {
     "digits": str.isdigit,
     "hex": lambda ch: ch in "0123456789abcdefABCDEF",
@@ -107,8 +111,8 @@ class ValueMatcher:
                     raise InputError(f"values: {data_type}[{i}] must be a string or integer, "
                                      f"got {entry!r}")
         self._automaton: Any = ahocorasick.Automaton()
-        for text, needles in self._needles.items():
-            self._automaton.add_word(text, (len(text), needles))
+        for key, needles in self._needles.items():
+            self._automaton.add_word(key, (len(key), needles))
         if self._needles:
             self._automaton.make_automaton()
         self.notes: list[str] = []
@@ -116,19 +120,26 @@ class ValueMatcher:
 
     def _add(self, needles: Iterable[Needle]) -> None:
         for needle in needles:
-            bucket = self._needles.setdefault(needle.text, [])
+            bucket = self._needles.setdefault(needle.text.translate(_FOLD), [])
             # the first (simplest) transform of a value wins when two produce the same text
-            if not any(n.data_type == needle.data_type and n.value == needle.value
-                       and n.kind == needle.kind for n in bucket):
+            if not any(n.text == needle.text and n.data_type == needle.data_type
+                       and n.value == needle.value and n.kind == needle.kind for n in bucket):
                 bucket.append(needle)
+
+    def _worth(self, text: str) -> bool:
+        """Does ``text`` contain any needle, or a layer that could hide one?"""
+        for _ in self._automaton.iter(text.translate(_FOLD)):
+            return True
+        return has_encoded_layers(text)
 
     @property
     def variant_count(self) -> int:
-        return len(self._needles)
+        """Distinct needle texts searched for (case variants counted separately)."""
+        return len({n.text for bucket in self._needles.values() for n in bucket})
 
     def scan(self, exchange: HttpExchange) -> list[Match]:
         """Every distinct (data type, value, where, transform) found in ``exchange``."""
-        decoder = Decoder()
+        decoder = Decoder(worth=self._worth)
         found: dict[tuple[str, str, str, str], Match] = {}
         packages: dict[str, str] = {}  # package -> where first seen
         in_fields: set[tuple[str, str]] = set()  # location pairs found inside one field
@@ -144,10 +155,12 @@ class ValueMatcher:
 
         for fragment in decoder.exchange(exchange):
             coords: list[tuple[int, int, Needle]] = []
-            for end, (size, needles) in self._automaton.iter(fragment.text):
+            text = fragment.text
+            for end, (size, needles) in self._automaton.iter(text.translate(_FOLD)):
                 start = end + 1 - size
+                exact = text[start:end + 1]
                 for needle in needles:
-                    if not _clean_edges(fragment.text, start, end + 1, needle):
+                    if needle.text != exact or not _clean_edges(text, start, end + 1, needle):
                         continue
                     if needle.kind == "package":
                         packages.setdefault(needle.value, fragment.where)

@@ -11,9 +11,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from traffic_helpers import request
 
 from harness.traffic.matcher import ValueMatcher
-from traffic_helpers import request
 
 IDENTIFIER_TYPES = {"idfa": "aaid", "hashedidfa": "aaid_hash", "idfv": "android_id",
                     "otheridentifiers": "other_id"}

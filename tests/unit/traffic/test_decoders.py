@@ -11,11 +11,11 @@ import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from traffic_helpers import request
 
 from harness.traffic import compression, protobuf
 from harness.traffic.decoders import OUTPUT_CAP, Budget, Decoder
 from harness.traffic.matcher import ValueMatcher
-from traffic_helpers import request
 
 SECRET = "60e5d787-7b10-4341-8289-a784280e7f1f"
 PAYLOAD = json.dumps({"gaid": SECRET}).encode()

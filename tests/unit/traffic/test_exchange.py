@@ -44,7 +44,8 @@ def test_from_flow_event_round_trip() -> None:
     assert (exchange.index, exchange.host, exchange.flow_id, exchange.t) == (
         4, "alog.umeng.com", "f-1", 1764409600.5)
     assert exchange.websocket_messages == [b"up " + IMEI.encode()]  # only what the app sent
-    found = {(m.where, m.transform, m.recipient) for m in ValueMatcher({"imei": [IMEI]}).scan(exchange)}
+    matches = ValueMatcher({"imei": [IMEI]}).scan(exchange)
+    found = {(m.where, m.transform, m.recipient) for m in matches}
     assert found == {("body.json:$.imei", "gzip", "Umeng Analytics"),
                      ("websocket[0]", "plain", "Umeng Analytics")}
 

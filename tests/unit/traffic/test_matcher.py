@@ -9,11 +9,10 @@ import json
 from urllib.parse import quote
 
 import pytest
+from traffic_helpers import hits, request
 
 from harness.errors import InputError
 from harness.traffic.matcher import ValueMatcher
-
-from traffic_helpers import hits, request
 
 IMEI = "356938035643809"
 AID = "9774d56d682e549c"
@@ -82,7 +81,7 @@ CASES = [
     ("path segment", f"https://a.example/v1/{AID}/report", b"", [], "android_id", "path",
      "plain"),
     ("unpadded url-safe base64", "https://a.example/t?s="
-     + base64.urlsafe_b64encode(f"ssid:HomeNet-5G;x".encode()).decode().rstrip("="), b"", [],
+     + base64.urlsafe_b64encode(b"ssid:HomeNet-5G;x").decode().rstrip("="), b"", [],
      "ssid", "query:s", "base64"),
 ]
 

@@ -16,5 +16,6 @@ def request(url: str = "https://example.org/collect", body: bytes = b"",
                         websocket_messages=websocket or [])
 
 
-def hits(matcher: ValueMatcher, exchange: HttpExchange, data_type: str | None = None) -> list[Match]:
+def hits(matcher: ValueMatcher, exchange: HttpExchange,
+         data_type: str | None = None) -> list[Match]:
     return [m for m in matcher.scan(exchange) if data_type is None or m.data_type == data_type]
