@@ -1,0 +1,113 @@
+"""The search index: one pyahocorasick automaton over every needle, tuned for tracker text.
+
+Why not add the needles as they are: request bodies are full of hex and digits (UUIDs,
+timestamps, digests), and with thousands of hex needles an automaton stays deep in its trie
+on such text, following failure links at every character (measured here: ~17 MB/s). Nearly
+every needle must start at a token boundary anyway, so the index searches a canonical copy
+of the text in which every non-alphanumeric ASCII character becomes ``\\x01`` and ASCII letters
+are lower-cased (length-preserving, C speed), and each key is ``\\x01`` + the canonical needle.
+Outside a boundary the automaton idles at its root. Each hit is then confirmed against the
+exact original text and its neighbours (see ``Needle.boundary``), so canonicalising never
+adds a match. Needles made of digits may also follow a letter (``imei356938035643809``), so
+they get one key per letter as well; raw digest bytes get an unanchored key.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import ahocorasick
+
+from harness.traffic.variants import Needle
+
+ANCHOR = "\x01"
+_CANON: dict[int, int] = {}
+for _code in range(128):
+    _char = chr(_code)
+    if "A" <= _char <= "Z":
+        _CANON[_code] = _code + 32
+    elif not _char.isalnum():
+        _CANON[_code] = ord(ANCHOR)
+
+_FORBIDDEN: dict[str, Callable[[str], bool]] = {
+    "digits": str.isdigit,
+    "hex": lambda ch: ch in "0123456789abcdefABCDEF",
+    "alnum": str.isalnum,
+    "number": lambda ch: ch.isdigit() or ch == ".",
+    "package": lambda ch: ch.isalnum() or ch in "._",
+}
+
+
+def canonical(text: str) -> str:
+    return text.translate(_CANON)
+
+
+def clean_edges(text: str, start: int, end: int, needle: Needle) -> bool:
+    """No character of the needle's class touches the match on either side."""
+    forbidden = _FORBIDDEN.get(needle.boundary)
+    if forbidden is None:
+        return True
+    if start > 0:
+        before = text[start - 1]
+        if forbidden(before) or (needle.kind in ("lat", "lon") and before == "-"):
+            return False
+    return not (end < len(text) and forbidden(text[end]))
+
+
+def _prefixes(needle: Needle) -> Iterable[str]:
+    if needle.boundary == "none":
+        return ("",)
+    if needle.text[0].isascii() and not needle.text[0].isalnum():
+        return ("",)  # starts with its own boundary character
+    if needle.boundary == "digits":
+        return (ANCHOR, *string.ascii_lowercase)
+    return (ANCHOR,)
+
+
+class NeedleIndex:
+    def __init__(self, needles: Iterable[Needle]) -> None:
+        # key -> [(needle, where the needle starts within the key)]
+        self._keys: dict[str, list[tuple[Needle, int]]] = {}
+        seen: set[tuple[str, str, str, str, int]] = set()
+        for needle in needles:
+            canon = canonical(needle.text)
+            for prefix in _prefixes(needle):
+                # the first (simplest) transform producing a text wins
+                identity = (prefix + canon, needle.text, needle.data_type, needle.value,
+                            hash(needle.kind))
+                if identity in seen:
+                    continue
+                seen.add(identity)
+                self._keys.setdefault(prefix + canon, []).append((needle, len(prefix)))
+        self._automaton: Any = ahocorasick.Automaton()
+        for key, bucket in self._keys.items():
+            self._automaton.add_word(key, (len(key), bucket))
+        if self._keys:
+            self._automaton.make_automaton()
+        self.variants = len({n.text for bucket in self._keys.values() for n, _ in bucket})
+
+    def __bool__(self) -> bool:
+        return bool(self._keys)
+
+    def _hits(self, text: str) -> Iterator[tuple[int, list[tuple[Needle, int]]]]:
+        """(start of the key in ``text``, bucket) for every key occurrence. The text is
+        searched as ANCHOR + canonical(text), so a needle at the very start is anchored too
+        and index i of the searched string is index i - 1 of ``text``."""
+        for end, (size, bucket) in self._automaton.iter(ANCHOR + canonical(text)):
+            yield end - size, bucket
+
+    def candidates(self, text: str) -> bool:
+        """Whether any key occurs at all (before exact checks): the fast path's test."""
+        return any(True for _ in self._hits(text))
+
+    def find(self, text: str) -> Iterator[tuple[int, int, Needle]]:
+        """(start, end, needle) of every confirmed, cleanly bounded needle in ``text``."""
+        for key_start, bucket in self._hits(text):
+            for needle, offset in bucket:
+                start = key_start + offset
+                end = start + len(needle.text)
+                if (start >= 0 and text[start:end] == needle.text
+                        and clean_edges(text, start, end, needle)):
+                    yield start, end, needle
