@@ -27,8 +27,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__)
     parser.add_argument("--scenario", default="accept",
                         help="built-in scenario name or a YAML path (default: accept)")
-    parser.add_argument("--variant", default="default", choices=["default", "notice"],
-                        help="specimen variant: the normal dialog, or a pre-ticked notice")
+    parser.add_argument("--variant", default="default",
+                        choices=["default", "notice", "second-layer", "permissions"],
+                        help="specimen variant: the normal dialog, a pre-ticked notice, a "
+                        "second layer after refusal, or a runtime-permission dialog")
     add_session_arguments(parser)
     parser.set_defaults(handler=run_demo)
 

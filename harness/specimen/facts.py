@@ -11,7 +11,7 @@ import hashlib
 PACKAGE = "org.consentry.specimen"
 MAIN_CLASS = "org.consentry.specimen.Main"
 LAUNCHER_PACKAGE = "com.android.launcher3"
-VARIANTS = ("default", "notice")
+VARIANTS = ("default", "notice", "second-layer", "permissions")
 
 #: Where Umeng's start-up report goes unless ``consentry.specimen.tracker`` says otherwise.
 TRACKER_URL = "https://alog.umeng.com/app_logs"

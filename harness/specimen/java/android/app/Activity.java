@@ -13,10 +13,30 @@ public class Activity extends Context {
     }
 
     public void requestPermissions(String[] permissions, int requestCode) {
+        if (showPermissionDialog(permissions, requestCode)) {
+            return; // answered later through finishPermissionRequest, like the real dialog
+        }
+        finishPermissionRequest(permissions, requestCode, true);
+    }
+
+    /**
+     * Show the system's permission dialog; false (the default) means no dialog is drawn and
+     * the "user" allows at once, as the specimen always did.
+     */
+    protected boolean showPermissionDialog(String[] permissions, int requestCode) {
+        return false;
+    }
+
+    /** The user's answer to the permission dialog: grant (or not) and report the result. */
+    protected void finishPermissionRequest(String[] permissions, int requestCode,
+            boolean granted) {
         int[] results = new int[permissions.length];
         for (int i = 0; i < permissions.length; i++) {
-            ContextImpl.grant(permissions[i]);
-            results[i] = PackageManager.PERMISSION_GRANTED;
+            if (granted) {
+                ContextImpl.grant(permissions[i]);
+            }
+            results[i] = granted ? PackageManager.PERMISSION_GRANTED
+                : PackageManager.PERMISSION_DENIED;
         }
         onRequestPermissionsResult(requestCode, permissions, results);
     }

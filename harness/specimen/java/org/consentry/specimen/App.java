@@ -2,6 +2,7 @@ package org.consentry.specimen;
 
 import com.umeng.commonsdk.UMConfigure;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -14,7 +15,15 @@ import java.util.concurrent.TimeUnit;
  * requests wait for the task, so a click returns after the reads it caused were made.
  */
 final class App {
-    enum Screen { DIALOG, NOTICE, HOME }
+    enum Screen { DIALOG, NOTICE, SECOND_LAYER, HOME, SCAN, PROFILE, SETTINGS, CODE }
+
+    /**
+     * default: dialog with 同意 / 不同意; notice: pre-ticked box and 我知道了; second-layer:
+     * 不同意 opens a "you must agree" layer (仍不同意 / 退出 / 再想想); permissions: the first
+     * party's location request shows a runtime-permission dialog instead of being granted.
+     */
+    static final List<String> VARIANTS = List.of("default", "notice", "second-layer",
+        "permissions");
 
     /** A state problem the control channel reports as HTTP 409. */
     static final class StateError extends RuntimeException {
@@ -36,6 +45,19 @@ final class App {
     private Screen screen;
     private boolean limited;
     private boolean noticeChecked = true;
+    /** A runtime-permission dialog drawn over the app, or null. */
+    private PermissionRequest permission;
+
+    /** The pending Activity.requestPermissions call the dialog answers. */
+    static final class PermissionRequest {
+        final String[] permissions;
+        final int code;
+
+        PermissionRequest(String[] permissions, int code) {
+            this.permissions = permissions;
+            this.code = code;
+        }
+    }
 
     App(String variant, Path dataDir) {
         this.variant = variant;
@@ -71,6 +93,35 @@ final class App {
         limited = limitedMode;
     }
 
+    String variant() {
+        return variant;
+    }
+
+    void showPermissionDialog(String[] permissions, int code) {
+        permission = new PermissionRequest(permissions, code);
+    }
+
+    boolean permissionPending() {
+        return permission != null;
+    }
+
+    /** Like finish() followed by System.exit(): after the click is answered, the JVM ends. */
+    void exitProcess() {
+        background();
+        Thread exit = new Thread(() -> {
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            System.out.println("specimen: exiting after the user chose 退出");
+            System.out.flush();
+            Runtime.getRuntime().halt(0);
+        }, "exit");
+        exit.setDaemon(true);
+        exit.start();
+    }
+
     // --- control-channel operations (run through call()) ---
 
     String resume() {
@@ -87,9 +138,17 @@ final class App {
         if (!foreground || screen == null) {
             return Screens.launcher();
         }
+        if (permission != null) {
+            return Screens.permissionDialog();
+        }
         switch (screen) {
             case DIALOG: return Screens.privacyDialog();
             case NOTICE: return Screens.notice(noticeChecked);
+            case SECOND_LAYER: return Screens.secondLayer();
+            case SCAN: return Screens.scan();
+            case PROFILE: return Screens.profile();
+            case SETTINGS: return Screens.settings();
+            case CODE: return Screens.code();
             default: return Screens.home(limited);
         }
     }
@@ -98,11 +157,18 @@ final class App {
         if (!foreground || screen == null) {
             return "launcher";
         }
+        if (permission != null) {
+            return "permission_dialog";
+        }
         return screen == Screen.DIALOG ? "privacy_dialog" : screen.name().toLowerCase();
     }
 
     String foregroundPackage() {
-        return foreground ? Screens.PKG : Screens.LAUNCHER_PKG;
+        if (!foreground) {
+            return Screens.LAUNCHER_PKG;
+        }
+        // As on Android: the permission dialog is the controller's activity on top of the app.
+        return permission != null ? Screens.PERMISSION_PKG : Screens.PKG;
     }
 
     String click(int x, int y) {
@@ -123,7 +189,45 @@ final class App {
                 activity.onConsentAccepted();
                 break;
             case "disagree":
+                if (variant.equals("second-layer") && screen == Screen.DIALOG) {
+                    screen = Screen.SECOND_LAYER;
+                } else {
+                    activity.onConsentRejected();
+                }
+                break;
+            case "disagree-again":
                 activity.onConsentRejected();
+                break;
+            case "exit":
+                activity.onConsentRejectedExit();
+                break;
+            case "reconsider":
+                screen = Screen.DIALOG;
+                break;
+            case "perm-allow":
+            case "perm-deny": {
+                PermissionRequest request = permission;
+                permission = null;
+                activity.onPermissionAnswer(request.permissions, request.code,
+                    action.equals("perm-allow"));
+                break;
+            }
+            case "open-scan":
+                screen = Screen.SCAN;
+                break;
+            case "open-profile":
+                screen = Screen.PROFILE;
+                break;
+            case "open-settings":
+                screen = Screen.SETTINGS;
+                break;
+            case "open-code":
+                screen = Screen.CODE;
+                activity.onOpenCode();
+                break;
+            case "home":
+            case "logout":
+                screen = Screen.HOME;
                 break;
             case "toggle":
                 noticeChecked = !noticeChecked;
@@ -142,9 +246,18 @@ final class App {
                 background();
                 break;
             case "back":
-                // The consent screens cannot be dismissed; back on home leaves the app.
+                // The consent and permission dialogs cannot be dismissed; back on home leaves
+                // the app; back on a sub-screen goes up one level.
+                if (permission != null) {
+                    break;
+                }
                 if (screen == Screen.HOME) {
                     background();
+                } else if (screen == Screen.SETTINGS) {
+                    screen = Screen.PROFILE;
+                } else if (screen == Screen.SCAN || screen == Screen.PROFILE
+                        || screen == Screen.CODE) {
+                    screen = Screen.HOME;
                 }
                 break;
             case "enter":

@@ -28,8 +28,8 @@ public final class Main {
                     dataDir = Path.of(value);
                     break;
                 case "--variant":
-                    if (!value.equals("default") && !value.equals("notice")) {
-                        usage("unknown variant " + value + "; expected default or notice");
+                    if (!App.VARIANTS.contains(value)) {
+                        usage("unknown variant " + value + "; expected one of " + App.VARIANTS);
                     }
                     variant = value;
                     break;
@@ -46,7 +46,8 @@ public final class Main {
 
     private static void usage(String problem) {
         System.err.println("specimen: " + problem + "\nusage: java org.consentry.specimen.Main"
-            + " [--control-port N] [--data-dir DIR] [--variant default|notice]");
+            + " [--control-port N] [--data-dir DIR] [--variant "
+            + String.join("|", App.VARIANTS) + "]");
         System.exit(2);
     }
 }

@@ -2,6 +2,7 @@ package org.consentry.specimen;
 
 import android.app.Activity;
 import android.app.ContextImpl;
+import android.content.ClipboardManager;
 import android.content.Context;
 import android.location.LocationManager;
 import com.tencent.bugly.crashreport.CrashReport;
@@ -12,6 +13,7 @@ public class MainActivity extends Activity {
     static final String FINE_LOCATION = "android.permission.ACCESS_FINE_LOCATION";
     private final App app;
     private boolean started;
+    private boolean fullMode;
 
     MainActivity(App app) {
         super(new ContextImpl(Screens.PKG));
@@ -24,7 +26,34 @@ public class MainActivity extends Activity {
         if (!started) {
             started = true;
             onFirstResume();
+        } else if (asksPermissions() && fullMode && !app.permissionPending()
+                && checkSelfPermission(FINE_LOCATION) != 0) {
+            // Like many apps: every return to the foreground asks again after a denial.
+            requestPermissions(new String[] {FINE_LOCATION}, 2);
         }
+    }
+
+    private boolean asksPermissions() {
+        return app.variant().equals("permissions");
+    }
+
+    @Override
+    protected boolean showPermissionDialog(String[] permissions, int requestCode) {
+        if (!asksPermissions()) {
+            return false;
+        }
+        app.showPermissionDialog(permissions, requestCode);
+        return true;
+    }
+
+    void onPermissionAnswer(String[] permissions, int requestCode, boolean granted) {
+        finishPermissionRequest(permissions, requestCode, granted);
+    }
+
+    /** The 口令 screen: the first party looks for a share code on the clipboard. */
+    void onOpenCode() {
+        ClipboardManager cm = (ClipboardManager) getSystemService(Context.CLIPBOARD_SERVICE);
+        cm.getPrimaryClip();
     }
 
     @Override
@@ -55,7 +84,14 @@ public class MainActivity extends Activity {
         UMConfigure.submitPolicyGrantResult(this, false);
     }
 
+    /** 退出 on the second layer: the refusal is stored and the app ends its process. */
+    void onConsentRejectedExit() {
+        app.storeConsent("reject");
+        app.exitProcess();
+    }
+
     private void enterFullMode() {
+        fullMode = true;
         if (checkSelfPermission(FINE_LOCATION) != 0) {
             requestPermissions(new String[] {FINE_LOCATION}, 1);
         }

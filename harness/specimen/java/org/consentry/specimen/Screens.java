@@ -4,6 +4,8 @@ package org.consentry.specimen;
 final class Screens {
     static final String PKG = "org.consentry.specimen";
     static final String LAUNCHER_PKG = "com.android.launcher3";
+    static final String PERMISSION_PKG = "com.google.android.permissioncontroller";
+    static final String PERMISSION_IDS = "com.android.permissioncontroller:id/";
     static final int WIDTH = 1080;
     static final int HEIGHT = 2340;
 
@@ -14,6 +16,10 @@ final class Screens {
         + "腾讯 Bugly（com.tencent.bugly）用于崩溃上报。"
         + "点击“同意”即表示您已阅读并同意上述内容。";
     static final String NOTICE_CHECKBOX = "我已阅读并同意《隐私政策》";
+    static final String SECOND_TITLE = "温馨提示";
+    static final String SECOND_BODY = "您需要同意《隐私政策》才能使用 Specimen 的完整服务。"
+        + "我们仅在您同意后收集设备标识符和位置信息，用于提供和改进服务。";
+    static final String PERMISSION_MESSAGE = "Allow Specimen to access this device's location?";
 
     private Screens() {
     }
@@ -69,9 +75,90 @@ final class Screens {
         root.add(new Node("android.widget.TextView", PKG, limited ? "基础浏览模式" : "完整功能模式",
             "home_mode", 60, 260, 1020, 340));
         root.add(new Node("android.widget.TextView", PKG, "扫一扫", "item_scan",
-            60, 400, 1020, 560)).clickable("item");
+            60, 400, 1020, 560)).clickable("open-scan");
         root.add(new Node("android.widget.TextView", PKG, "我的", "item_profile",
+            60, 600, 1020, 760)).clickable("open-profile");
+        root.add(new Node("android.widget.TextView", PKG, "口令红包", "item_code",
+            60, 800, 1020, 960)).clickable("open-code");
+        return root;
+    }
+
+    /** Second layer after 不同意 (second-layer variant): refuse again, exit, or reconsider. */
+    static Node secondLayer() {
+        Node root = root(PKG);
+        Node box = root.add(new Node("android.widget.LinearLayout", PKG, "", "second_root",
+            90, 760, 990, 1580));
+        box.add(new Node("android.widget.TextView", PKG, SECOND_TITLE, "second_title",
+            150, 820, 930, 900));
+        box.add(new Node("android.widget.TextView", PKG, SECOND_BODY, "second_body",
+            150, 920, 930, 1200));
+        box.add(new Node("android.widget.Button", PKG, "仍不同意", "btn_still_disagree",
+            150, 1240, 930, 1330)).clickable("disagree-again");
+        box.add(new Node("android.widget.Button", PKG, "退出", "btn_exit",
+            150, 1350, 530, 1440)).clickable("exit");
+        box.add(new Node("android.widget.Button", PKG, "再想想", "btn_reconsider",
+            550, 1350, 930, 1440)).clickable("reconsider");
+        return root;
+    }
+
+    /** The runtime-permission dialog, drawn by the permission controller (Android 11+). */
+    static Node permissionDialog() {
+        Node root = new Node("android.widget.FrameLayout", PERMISSION_PKG, "", "", 0, 0, WIDTH,
+            HEIGHT);
+        Node box = root.add(new Node("android.widget.LinearLayout", PERMISSION_PKG, "",
+            PERMISSION_IDS + "grant_dialog", 66, 1100, 1014, 2180));
+        box.add(new Node("android.widget.TextView", PERMISSION_PKG, PERMISSION_MESSAGE,
+            PERMISSION_IDS + "permission_message", 132, 1220, 948, 1380));
+        box.add(new Node("android.widget.Button", PERMISSION_PKG, "While using the app",
+            PERMISSION_IDS + "permission_allow_foreground_only_button",
+            132, 1560, 948, 1700)).clickable("perm-allow");
+        box.add(new Node("android.widget.Button", PERMISSION_PKG, "Only this time",
+            PERMISSION_IDS + "permission_allow_one_time_button",
+            132, 1720, 948, 1860)).clickable("perm-allow");
+        box.add(new Node("android.widget.Button", PERMISSION_PKG, "Don't allow",
+            PERMISSION_IDS + "permission_deny_button", 132, 1880, 948, 2020))
+            .clickable("perm-deny");
+        return root;
+    }
+
+    private static Node subScreen(String title, String id) {
+        Node root = root(PKG);
+        root.add(new Node("android.widget.ImageButton", PKG, "", "btn_back",
+            20, 120, 140, 240)).clickable("home").desc = "返回";
+        root.add(new Node("android.widget.TextView", PKG, title, id, 160, 120, 1020, 240));
+        return root;
+    }
+
+    static Node scan() {
+        Node root = subScreen("扫一扫", "scan_title");
+        root.add(new Node("android.widget.TextView", PKG, "相册", "scan_album",
+            60, 2000, 1020, 2160)).clickable("item");
+        return root;
+    }
+
+    static Node profile() {
+        Node root = subScreen("我的", "profile_title");
+        root.add(new Node("android.widget.TextView", PKG, "设置", "profile_settings",
+            60, 400, 1020, 560)).clickable("open-settings");
+        root.add(new Node("android.widget.TextView", PKG, "退出登录", "profile_logout",
+            60, 600, 1020, 760)).clickable("logout");
+        return root;
+    }
+
+    static Node settings() {
+        Node root = subScreen("设置", "settings_title");
+        root.add(new Node("android.widget.TextView", PKG, "通知", "settings_notifications",
+            60, 400, 1020, 560)).clickable("item");
+        root.add(new Node("android.widget.TextView", PKG, "注销账号", "settings_delete_account",
             60, 600, 1020, 760)).clickable("item");
+        return root;
+    }
+
+    /** The share-code screen: opening it reads the clipboard (first party, after consent). */
+    static Node code() {
+        Node root = subScreen("口令红包", "code_title");
+        root.add(new Node("android.widget.TextView", PKG, "正在识别剪贴板中的口令…", "code_status",
+            60, 400, 1020, 560));
         return root;
     }
 
