@@ -36,19 +36,21 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Signs of a layer that hides text from a plain search: %-escapes, JSON escapes (nested JSON,
 # \u-escaped non-ASCII), ASCII hex of printable text.
 _ENCODED_HINT = re.compile(r'%[0-9A-Fa-f]{2}|\\u[0-9a-fA-F]{4}|\\[/"]')
-_HEX_RUN = re.compile(r"[0-9a-fA-F]{40,}")
-_B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
 
 
 def has_encoded_layers(text: str) -> bool:
     """Whether ``text`` may hide a value behind an encoding (cheap, errs towards yes)."""
     if _ENCODED_HINT.search(text):
         return True
-    for run in _HEX_RUN.findall(text):  # hex of printable ASCII: every byte is 0x20..0x7e
-        if all(run[i] in "234567" for i in range(0, min(len(run), 40), 2)):
-            return True
-    # base64 of anything mixes upper and lower case; hex, digits and UUIDs do not
-    return any(t != t.lower() and t != t.upper() for t in _B64_TOKEN.findall(text))
+    for token in _TOKEN.findall(text):
+        if token != token.lower() and token != token.upper():
+            return True  # base64 of anything mixes cases; hex, digits and UUIDs do not
+        if len(token) >= 40 and all(token[i] in "234567" for i in range(0, 40, 2)) \
+                and _HEX_CHARS.issuperset(token):
+            return True  # ASCII hex of printable text: every byte is 0x20..0x7e
+    return False
 
 
 @dataclass(frozen=True, slots=True)
