@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,40 @@ def resume(ref: FridaDeviceRef, pid: int) -> None:
 def kill(ref: FridaDeviceRef, pid: int) -> None:
     with map_frida_errors(f"killing pid {pid}"):
         get_device(ref).kill(pid)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """A process the instrumented app created, held suspended by child gating."""
+
+    pid: int
+    parent_pid: int
+    origin: str
+    """``fork``, ``exec`` or ``spawn``."""
+    identifier: str | None
+    path: str | None
+    argv: list[str] | None
+
+
+def watch_children(ref: FridaDeviceRef, on_child: Callable[[ChildInfo], None]
+                   ) -> Callable[[], None]:
+    """Call ``on_child`` (on Frida's thread: hand work off, do not block) for every gated
+    child of any session with child gating on. Returns the function that stops watching."""
+    device = get_device(ref)
+
+    def added(child: Any) -> None:
+        argv = getattr(child, "argv", None)
+        on_child(ChildInfo(pid=int(child.pid), parent_pid=int(child.parent_pid),
+                           origin=str(child.origin), identifier=child.identifier,
+                           path=child.path, argv=list(argv) if argv is not None else None))
+
+    device.on("child-added", added)
+
+    def stop() -> None:
+        with contextlib.suppress(frida.InvalidOperationError, frida.TransportError):
+            device.off("child-added", added)
+
+    return stop
 
 
 def compile_agent(entrypoint: Path, project_root: Path) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from pathlib import PurePosixPath
 from typing import Any
 
 from harness.clock import ZERO, ClockOffset, measure
@@ -17,20 +19,44 @@ from harness.targets.base import FridaDeviceRef, SpawnedApp
 log = logging.getLogger(__name__)
 
 
+def child_process_name(child: frida_adapter.ChildInfo, parent_process: str) -> str:
+    """What a child is called in events: its own name when Frida knows one (spawn, exec),
+    else ``<parent>:<pid>`` (a fork runs the parent's program, like Android's ``pkg:push``)."""
+    if child.identifier:
+        return child.identifier
+    if child.path:
+        return PurePosixPath(child.path).name
+    return f"{parent_process}:{child.pid}"
+
+
 class Instrumenter:
-    """One agent session per app process; events go straight to the recorder."""
+    """One agent session per app process; events go straight to the recorder.
+
+    With ``follow_children`` the app's child processes are held at birth (child gating),
+    get the agent with their own process name, and only then run.
+    """
 
     def __init__(self, recorder: Recorder, catalogue: Catalogue, bundle: AgentBundle,
-                 device: FridaDeviceRef) -> None:
+                 device: FridaDeviceRef, *, agent_options: dict[str, Any] | None = None,
+                 follow_children: bool = False) -> None:
         self.recorder = recorder
         self.catalogue = catalogue
         self.bundle = bundle
         self.device = device
+        self.agent_options = dict(agent_options or {})
+        """Extra init options for the agent (native, plaintext, unpin, maxBuffered, ...)."""
+        self.follow_children = follow_children
         self.clock: ClockOffset = ZERO
         self.coverage: dict[str, Any] = {}
         self.dropped = 0
         self.unexpected_exit: str | None = None
+        self.children: dict[int, str] = {}
+        """pid → process name of every child the agent was loaded into."""
         self._session: frida_adapter.AgentSession | None = None
+        self._child_sessions: dict[int, frida_adapter.AgentSession] = {}
+        self._child_threads: list[threading.Thread] = []
+        self._stop_watching: Any = None
+        self._lock = threading.Lock()
         self._spawned: SpawnedApp | None = None
         self._expect_exit = False
 
@@ -42,8 +68,10 @@ class Instrumenter:
         self._session = session
         session.load(self.bundle.source, self._on_message, self._on_detached)
         self.clock = measure(lambda: float(session.call("now")))
+        if self.follow_children:
+            self._watch_children(session)
         coverage = session.call("init", self.catalogue.to_agent(),
-                                {"process": spawned.process})
+                                {**self.agent_options, "process": spawned.process})
         installed = list(coverage.get("installed", []))
         skipped = list(coverage.get("skipped", []))
         reasons: dict[str, int] = {}
@@ -52,11 +80,63 @@ class Instrumenter:
             reasons[reason] = reasons.get(reason, 0) + 1
         self.coverage = {"runtime": coverage.get("runtime"), "installed": len(installed),
                          "skipped": len(skipped), "skipped_by_reason": reasons,
-                         "total": len(self.catalogue.entries)}
+                         "total": len(self.catalogue.entries),
+                         "layers": _layer_counts(coverage.get("layers") or {})}
         self.recorder.record("agent.coverage", {**self.coverage, "pid": spawned.pid,
                                                 "skipped_entries": skipped,
                                                 "clock": self.clock.to_json()})
         return self.coverage
+
+    # --- child processes ---
+
+    def _watch_children(self, session: frida_adapter.AgentSession) -> None:
+        session.enable_child_gating()
+        if self._stop_watching is None:
+            self._stop_watching = frida_adapter.watch_children(self.device, self._on_child)
+
+    def _on_child(self, child: frida_adapter.ChildInfo) -> None:
+        # Frida's thread must not block: attaching and init run on a thread of their own.
+        thread = threading.Thread(target=self._instrument_child, args=(child,),
+                                  name=f"child-{child.pid}", daemon=True)
+        with self._lock:
+            self._child_threads.append(thread)
+        thread.start()
+
+    def _instrument_child(self, child: frida_adapter.ChildInfo) -> None:
+        parent = self.children.get(child.parent_pid) or (
+            self._spawned.process if self._spawned else "")
+        name = child_process_name(child, parent)
+        self.recorder.record("app.child", {"pid": child.pid, "parent_pid": child.parent_pid,
+                                           "origin": child.origin, "process": name,
+                                           "path": child.path, "argv": child.argv})
+        try:
+            session = frida_adapter.AgentSession(self.device, child.pid)
+            session.load(self.bundle.source, self._on_message,
+                         lambda reason: self._on_child_detached(child.pid, name, reason))
+            session.enable_child_gating()
+            coverage = session.call("init", self.catalogue.to_agent(),
+                                    {**self.agent_options, "process": name})
+            with self._lock:
+                self._child_sessions[child.pid] = session
+                self.children[child.pid] = name
+            self.recorder.record("agent.coverage", {
+                "pid": child.pid, "process": name, "runtime": coverage.get("runtime"),
+                "installed": len(coverage.get("installed", [])),
+                "skipped": len(coverage.get("skipped", [])),
+                "layers": _layer_counts(coverage.get("layers") or {})})
+        except InstrumentationError as exc:
+            # Loud: the child runs uninstrumented, and the bundle says so.
+            self.recorder.record("agent.error", {"pid": child.pid, "process": name,
+                                                 "message": f"child not instrumented: {exc}"})
+        finally:
+            try:
+                frida_adapter.resume(self.device, child.pid)
+            except InstrumentationError as exc:
+                log.warning("could not resume child %s: %s", child.pid, exc)
+
+    def _on_child_detached(self, pid: int, name: str, reason: str) -> None:
+        self.recorder.record("app.exit" if "terminated" in reason else "agent.detached",
+                             {"reason": reason, "pid": pid, "process": name, "child": True})
 
     def _on_message(self, message: dict[str, Any], data: bytes | None) -> None:
         # Called on Frida's thread: only decode and append (the recorder is thread-safe).
@@ -87,7 +167,31 @@ class Instrumenter:
 
     def detach(self) -> None:
         self._expect_exit = True
+        with self._lock:
+            threads = list(self._child_threads)
+        for thread in threads:
+            thread.join(timeout=30)
+        with self._lock:
+            children = list(self._child_sessions.values())
+            self._child_sessions.clear()
+        for child in children:
+            if child.detached_reason is None:
+                try:
+                    child.call("flush")
+                except InstrumentationError as exc:
+                    log.debug("child agent flush failed: %s", exc)
+            child.detach()
         if self._session is not None:
             self.flush()
             self._session.detach()
             self._session = None
+        if self._stop_watching is not None:
+            self._stop_watching()
+            self._stop_watching = None
+
+
+def _layer_counts(layers: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per native layer: how many hooks installed, and the skipped ones with reasons."""
+    return {name: {"installed": len(layer.get("installed", [])),
+                   "skipped": list(layer.get("skipped", []))}
+            for name, layer in layers.items()}

@@ -8,6 +8,8 @@ export class EventBuffer {
     private dropped = 0;
     private timer: ReturnType<typeof setTimeout> | null = null;
     sent = 0;
+    /** Every event ever dropped (the per-batch count is reset when it is reported). */
+    droppedTotal = 0;
 
     constructor(
         public batchSize = 64,
@@ -18,6 +20,10 @@ export class EventBuffer {
     push(event: AgentEvent): void {
         if (this.pending.length >= this.maxBuffered) {
             this.dropped++;
+            this.droppedTotal++;
+            if (this.timer === null) {
+                this.timer = setTimeout(() => this.flush(), this.flushIntervalMs);
+            }
             return;
         }
         this.pending.push(event);

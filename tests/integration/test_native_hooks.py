@@ -1,0 +1,197 @@
+"""Native identity reads, proven on real local processes: small C programs built here with
+gcc, spawned suspended by Frida, the real agent loaded, events recorded to events.jsonl.
+
+Also: the bounded agent buffer under a burst (dropped events are counted, never silent)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.instrument import frida_adapter
+from harness.instrument.agent_build import AgentBundle
+from harness.instrument.catalogue import Catalogue
+from harness.instrument.instrumenter import Instrumenter
+from harness.recorder import Recorder
+from harness.targets.base import FridaDeviceRef, SpawnedApp
+from tests.conftest import require_tool
+
+pytestmark = pytest.mark.integration
+
+LOCAL = FridaDeviceRef(kind="local")
+
+PROGRAM = r"""
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default"))) __attribute__((noinline))
+
+/* Android's property API, defined here so Frida finds it by export name (-rdynamic). */
+EXPORT int __system_property_get(const char *name, char *value) {
+    if (strcmp(name, "ro.serialno") == 0) { strcpy(value, "SERIAL-C0FFEE"); return 13; }
+    strcpy(value, "33"); return 2;
+}
+EXPORT const void *__system_property_find(const char *name) { return name; }
+typedef void (*prop_cb)(void *, const char *, const char *, unsigned);
+EXPORT void __system_property_read_callback(const void *pi, prop_cb cb, void *cookie) {
+    cb(cookie, (const char *)pi, "BOOT-SERIAL-42", 7);
+}
+EXPORT void on_property(void *cookie, const char *name, const char *value, unsigned serial) {
+    strcpy((char *)cookie, value);
+}
+
+EXPORT void read_identity(const char *ifname) {
+    char buf[256] = {0};
+    int fd = open("/sys/class/net/lo/address", O_RDONLY);
+    if (fd >= 0) { read(fd, buf, sizeof buf - 1); close(fd); }
+    FILE *f = fopen("/proc/net/arp", "r");
+    if (f) { fgets(buf, sizeof buf, f); fclose(f); }
+    fd = open("/etc/hostname", O_RDONLY);           /* not an identity file: not recorded */
+    if (fd >= 0) close(fd);
+    __system_property_get("ro.serialno", buf);
+    __system_property_get("ro.build.version.sdk", buf);  /* not an identity property */
+    char cookie[92] = {0};
+    __system_property_read_callback(__system_property_find("ro.boot.serialno"), on_property,
+                                    cookie);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    ioctl(s, SIOCGIFHWADDR, &ifr);
+    close(s);
+}
+
+int main(int argc, char **argv) {
+    int repeat = argc > 2 ? atoi(argv[2]) : 1;
+    for (int i = 0; i < repeat; i++) read_identity(argc > 1 ? argv[1] : "lo");
+    printf("done\n");
+    return 0;
+}
+"""
+
+
+def build_c(tmp: Path, source: str, name: str, *flags: str) -> Path:
+    gcc = require_tool("gcc", "install gcc (apt-get install gcc)")
+    (tmp / f"{name}.c").write_text(source)
+    program = tmp / name
+    subprocess.run([gcc, "-O0", "-include", "stdlib.h", "-o", str(program), str(tmp / f"{name}.c"),
+                    *flags], check=True, capture_output=True, text=True)
+    return program
+
+
+def run_instrumented(tmp: Path, bundle: AgentBundle, argv: list[str], process: str,
+                     options: dict[str, Any] | None = None, *,
+                     follow_children: bool = False) -> tuple[list[dict[str, Any]], Instrumenter]:
+    """Spawn suspended, load the agent, init, resume, wait for the exit; the recorded events."""
+    recorder = Recorder(tmp / "run")
+    instrumenter = Instrumenter(recorder, Catalogue([]), bundle, LOCAL,
+                                agent_options=options, follow_children=follow_children)
+    pid = frida_adapter.spawn(LOCAL, argv)
+    try:
+        instrumenter.attach(SpawnedApp(pid=pid, process=process))
+        frida_adapter.resume(LOCAL, pid)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() \
+                and "Z" not in _state(pid):
+            time.sleep(0.05)
+    finally:
+        instrumenter.detach()
+        recorder.close()
+    events = [json.loads(line) for line in (tmp / "run" / "events.jsonl").read_text().splitlines()]
+    return events, instrumenter
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
+def hook_calls(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e["data"] for e in events if e["type"] == "hook.call"]
+
+
+def other_interface() -> str:
+    names = sorted(p.name for p in Path("/sys/class/net").iterdir() if p.name != "lo")
+    return names[0] if names else "lo"
+
+
+@pytest.fixture(scope="module")
+def identity_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_c(tmp_path_factory.mktemp("native"), PROGRAM, "identity", "-rdynamic")
+
+
+def test_native_identity_reads_are_recorded_with_value_and_backtrace(
+        tmp_path: Path, agent_bundle: AgentBundle, identity_program: Path) -> None:
+    ifname = other_interface()
+    events, instrumenter = run_instrumented(tmp_path, agent_bundle,
+                                            [str(identity_program), ifname], "identity-prog")
+    calls = hook_calls(events)
+    by_api = {c["api"]: c for c in calls}
+    mac_file = by_api["libc.open"]
+    assert mac_file["args"] == ["/sys/class/net/lo/address"]
+    assert mac_file["ret"] == Path("/sys/class/net/lo/address").read_text().strip()
+    assert mac_file["data_type"] == "mac" and mac_file["category"] == "device_id"
+    assert mac_file["layer"] == "native" and mac_file["process"] == "identity-prog"
+    # Symbolicated: module + offset, and the exported caller by name.
+    assert any(f.startswith("identity+0x") and "read_identity" in f
+               for f in mac_file["native_stack"]), mac_file["native_stack"]
+    assert mac_file["java_stack"] is None and mac_file["stack"] == mac_file["native_stack"]
+
+    arp = by_api["libc.fopen"]
+    assert arp["args"] == ["/proc/net/arp"] and arp["data_type"] == "arp"
+    assert arp["ret"].startswith("IP address")
+    assert not any("/etc/hostname" in c["args"] for c in calls)
+
+    props = [c for c in calls if c["api"].endswith("__system_property_get")]
+    assert [(c["args"], c["ret"]) for c in props] == [(["ro.serialno"], "SERIAL-C0FFEE")]
+    (callback,) = [c for c in calls if c["api"].endswith("__system_property_read_callback")]
+    assert callback["args"] == ["ro.boot.serialno"] and callback["ret"] == "BOOT-SERIAL-42"
+    assert any("read_identity" in f for f in callback["native_stack"])
+
+    ioctl = by_api["libc.ioctl"]
+    assert ioctl["args"] == [ifname, "SIOCGIFHWADDR"]
+    assert ioctl["ret"] == Path(f"/sys/class/net/{ifname}/address").read_text().strip()
+    assert ioctl["pid"] > 0 and ioctl["tid"] > 0
+    assert instrumenter.coverage["layers"]["native"]["installed"] >= 4
+    assert instrumenter.dropped == 0
+
+
+def test_native_layer_can_be_switched_off(tmp_path: Path, agent_bundle: AgentBundle,
+                                          identity_program: Path) -> None:
+    events, instrumenter = run_instrumented(tmp_path, agent_bundle, [str(identity_program)],
+                                            "identity-prog", {"native": False})
+    assert not hook_calls(events)
+    assert "native" not in instrumenter.coverage["layers"]
+    assert any(e["type"] == "agent.coverage" for e in events)
+
+
+def test_property_list_comes_from_the_host(tmp_path: Path, agent_bundle: AgentBundle,
+                                           identity_program: Path) -> None:
+    events, _ = run_instrumented(tmp_path, agent_bundle, [str(identity_program)],
+                                 "identity-prog", {"nativeProperties": ["ro.build.version.*"]})
+    props = [c for c in hook_calls(events) if "__system_property" in c["api"]]
+    assert [(c["args"], c["ret"]) for c in props] == [(["ro.build.version.sdk"], "33")]
+
+
+def test_burst_beyond_the_buffer_is_counted_not_lost_silently(
+        tmp_path: Path, agent_bundle: AgentBundle, identity_program: Path) -> None:
+    rounds = 300  # each round makes 5 identity reads: 1500 events against a buffer of 20
+    events, instrumenter = run_instrumented(
+        tmp_path, agent_bundle, [str(identity_program), "lo", str(rounds)], "identity-prog",
+        {"maxBuffered": 20, "batchSize": 100000, "flushIntervalMs": 60000})
+    recorded = len(hook_calls(events))
+    dropped = sum(e["data"]["count"] for e in events if e["type"] == "agent.dropped")
+    assert dropped > 0 and instrumenter.dropped == dropped
+    assert recorded + dropped == rounds * 5
