@@ -175,7 +175,7 @@ class Decoder:
             return
         text = _looks_like_text(data) if len(data) <= OUTPUT_CAP else None
         if text is not None:
-            if self.worth is not None and depth == 1 and not self.worth(text):
+            if self.worth is not None and ":" not in where and not self.worth(text):
                 return
             yield from self.value(text, where, chain, depth)
             return
