@@ -175,6 +175,9 @@ export class NativeHooks {
         try {
             install();
             this.installed.push(`native.${module.name}!${name}`);
+            this.buffer.push({ type: "agent.hooked", device_t: Date.now() / 1000,
+                layer: "native", module: module.name, path: module.path, functions: [name],
+                pid: Process.id });
         } catch (e) {
             this.skipped.push({ id: `native.${module.name}!${name}`,
                 reason: `cannot hook: ${(e as Error).message}` });

@@ -37,12 +37,18 @@ export class TlsPlaintext {
     }
 
     private onModule(module: Module): void {
-        if (this.hooked.has(module.path) || module.findExportByName("SSL_write") === null) {
+        // Lookup goes through dlsym, so a module that merely links libssl (CPython's _ssl)
+        // "exports" SSL_write too: hook only in the module whose code it is; that one is
+        // reported on its own.
+        const write = module.findExportByName("SSL_write");
+        if (write === null || this.hooked.has(module.path)
+            || Process.findModuleByAddress(write)?.path !== module.path) {
             return;
         }
         this.hooked.add(module.path);
         const getFd = module.findExportByName("SSL_get_fd");
         const sslGetFd = getFd === null ? null : new NativeFunction(getFd, "int", ["pointer"]);
+        const hooked: string[] = [];
         for (const fn of FUNCTIONS) {
             const address = module.findExportByName(fn.name);
             if (address === null) {
@@ -51,11 +57,15 @@ export class TlsPlaintext {
             try {
                 this.hook(module, fn, address, sslGetFd);
                 this.installed.push(`tls.${module.name}!${fn.name}`);
+                hooked.push(fn.name);
             } catch (e) {
                 this.skipped.push({ id: `tls.${module.name}!${fn.name}`,
                     reason: `cannot hook: ${(e as Error).message}` });
             }
         }
+        // Modules often load after init (coverage is already reported): say what was hooked.
+        this.buffer.push({ type: "agent.hooked", device_t: Date.now() / 1000, layer: "plaintext",
+            module: module.name, path: module.path, functions: hooked, pid: Process.id });
     }
 
     private hook(module: Module, fn: { name: string; direction: "out" | "in"; ex: boolean },

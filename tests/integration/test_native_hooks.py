@@ -5,9 +5,15 @@ Also: the bounded agent buffer under a burst (dropped events are counted, never 
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
+import ssl
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +201,100 @@ def test_burst_beyond_the_buffer_is_counted_not_lost_silently(
     dropped = sum(e["data"]["count"] for e in events if e["type"] == "agent.dropped")
     assert dropped > 0 and instrumenter.dropped == dropped
     assert recorded + dropped == rounds * 5
+
+
+# --- plaintext below TLS: a real TLS connection from a real CPython (libssl) -------------
+
+CLIENT = r"""
+import socket, ssl, sys
+port, ca, body = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+context = ssl.create_default_context(cafile=ca)
+with socket.create_connection(("127.0.0.1", port)) as raw:
+    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(("POST /collect?imei=359881234567890 HTTP/1.1\r\nHost: localhost\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+        print(tls.recv(4096).decode().splitlines()[0])
+"""
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """A TLS server on 127.0.0.1 with a fresh self-signed certificate: answers one request
+    per connection with 200 and a marker body."""
+    openssl = require_tool("openssl", "install openssl")
+    tmp = tmp_path_factory.mktemp("tls")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                with context.wrap_socket(raw, server_side=True) as tls:
+                    tls.settimeout(10)
+                    request = tls.recv(65536)
+                    while b"\r\n\r\n" not in request:
+                        request += tls.recv(65536)
+                    head, _, body = request.partition(b"\r\n\r\n")
+                    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                    while len(body) < length:
+                        body += tls.recv(65536)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nserver-reply")
+            except (OSError, ssl.SSLError):
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], cert
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def plaintext(events: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
+    return [e["data"] for e in events
+            if e["type"] == "net.plaintext" and e["data"]["direction"] == direction]
+
+
+def test_plaintext_below_tls_in_a_library_loaded_after_start(
+        tmp_path: Path, agent_bundle: AgentBundle, tls_server: tuple[int, Path]) -> None:
+    port, cert = tls_server
+    # CPython loads _ssl (and with it libssl) only at `import ssl`, after the agent's init:
+    # the module observer must hook it when it arrives.
+    events, instrumenter = run_instrumented(
+        tmp_path, agent_bundle, [sys.executable, "-S", "-c", CLIENT, str(port), str(cert), "hi"],
+        "tls-client")
+    (out,) = plaintext(events, "out")
+    sent = base64.b64decode(out["data_b64"])
+    assert sent.startswith(b"POST /collect?imei=359881234567890 HTTP/1.1\r\n")
+    assert out["size"] == len(sent) and not out["truncated"]
+    assert out["module"].startswith("libssl") and out["peer"] == f"127.0.0.1:{port}"
+    assert out["process"] == "tls-client" and out["stack"] and out["java_stack"] is None
+    received = b"".join(base64.b64decode(e["data_b64"]) for e in plaintext(events, "in"))
+    assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"server-reply")
+    assert all(e["ssl"] == out["ssl"] for e in plaintext(events, "in"))
+    (hooked,) = [e["data"] for e in events if e["type"] == "agent.hooked"
+                 and e["data"]["layer"] == "plaintext"]
+    assert hooked["module"] == out["module"] and "SSL_write_ex" in hooked["functions"]
+
+
+def test_plaintext_is_capped_and_says_so(tmp_path: Path, agent_bundle: AgentBundle,
+                                         tls_server: tuple[int, Path]) -> None:
+    port, cert = tls_server
+    body = "x" * 5000
+    events, _ = run_instrumented(
+        tmp_path, agent_bundle, [sys.executable, "-S", "-c", CLIENT, str(port), str(cert), body],
+        "tls-client", {"maxPlaintext": 1024})
+    (out,) = plaintext(events, "out")
+    assert out["truncated"] and out["size"] > 5000
+    assert len(base64.b64decode(out["data_b64"])) == 1024
