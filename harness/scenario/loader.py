@@ -18,7 +18,10 @@ _SELECTOR_KEYS = {"text", "resource_id", "text_contains"}
 _STEP_HELP = ("expected one of: launch, wait: SECONDS, wait_for: {text|resource_id|text_contains, "
               "timeout}, click: {text|resource_id|text_contains} or {x, y}, back, home, "
               "background: SECONDS, restart, press: KEY, screenshot: LABEL, "
-              "consent: accept|reject (or {action, text|resource_id}), permission: allow|deny")
+              "consent: accept|reject (or {action, text|resource_id}), permission: allow|deny, "
+              "explore: {seconds, max_clicks}")
+_POLICIES = ("allow", "deny", "ask")
+_OPTIONS = {"permissions"}
 KEYS = {"back", "home", "enter", "menu", "recent"}
 
 
@@ -94,9 +97,37 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     if not isinstance(options, dict):
         raise ScenarioError("'options' must be a mapping", path=source,
                             line=data.key_lines.get("options"))
+    _check_options(options, source, data.key_lines.get("options", data.line))
     return Scenario(name=name, steps=steps, path=source,
                     description=str(data.get("description") or _description(text)),
                     options=dict(options))
+
+
+def _check_options(options: dict[str, Any], source: str, line: int) -> None:
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise ScenarioError(f"options: unknown key {sorted(unknown)[0]!r}; expected "
+                            f"{', '.join(sorted(_OPTIONS))}", path=source, line=line)
+    policy = options.get("permissions", "deny")
+    if policy not in _POLICIES:
+        raise ScenarioError(f"options: permissions must be one of {', '.join(_POLICIES)} (how "
+                            f"runtime-permission dialogs are answered), got {policy!r}",
+                            path=source, line=line)
+
+
+def _explore(value: Any, source: str, line: int) -> Step:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = {"seconds": value}
+    if not isinstance(value, dict) or "seconds" not in value or set(value) - {"seconds",
+                                                                               "max_clicks"}:
+        raise ScenarioError("explore: expected {seconds: N, max_clicks: M} (max_clicks "
+                            "optional, default 20)", path=source, line=line)
+    seconds = _number(value["seconds"], "explore seconds", source, line)
+    clicks = value.get("max_clicks", 20)
+    if isinstance(clicks, bool) or not isinstance(clicks, int) or clicks < 1:
+        raise ScenarioError(f"explore: max_clicks must be a whole number >= 1, got {clicks!r}",
+                            path=source, line=line)
+    return Step(kind="explore", line=line, seconds=seconds, max_clicks=clicks)
 
 
 def _number(value: Any, what: str, source: str, line: int) -> float:
@@ -155,6 +186,8 @@ def _step(item: Any, line: int, source: str) -> Step:
         selector, rest = _selector(value, kind, source, line, frozenset({"timeout"}))
         timeout = _number(rest.get("timeout", 10), "timeout", source, line)
         return Step(kind="click", line=line, selector=selector, timeout=timeout)
+    if kind == "explore":
+        return _explore(value, source, line)
     if kind == "press":
         if value not in KEYS:
             raise ScenarioError(f"press: expected one of {', '.join(sorted(KEYS))}, got {value!r}",

@@ -15,6 +15,12 @@ A scenario file (YAML)::
       - background: 5                    # home, wait 5 s, back to the app
       - press: enter
       - screenshot: after-accept
+      - permission: deny                 # answer a runtime-permission dialog now
+      - explore: {seconds: 30, max_clicks: 20}   # click unvisited controls, stay in the app
+
+    options:
+      permissions: deny                  # how dialogs seen during any step are answered:
+                                         # allow, deny (default: privacy testing), ask (leave)
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 StepKind = Literal["launch", "wait", "wait_for", "click", "back", "home", "background", "restart",
-                   "consent", "press", "screenshot", "permission"]
+                   "consent", "press", "screenshot", "permission", "explore"]
+PermissionPolicy = Literal["allow", "deny", "ask"]
+#: Runtime-permission dialogs are denied unless the scenario says otherwise: a privacy test
+#: wants to see what the app does without the data, and whether it asks again.
+DEFAULT_PERMISSION_POLICY: PermissionPolicy = "deny"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,11 +58,15 @@ class Step:
     point: tuple[int, int] | None = None
     action: str | None = None
     """consent: accept / reject; permission: allow / deny; press: the key; screenshot: label."""
+    max_clicks: int | None = None
+    """explore: at most this many clicks."""
 
     def describe(self) -> str:
         detail = [self.action or "", self.selector.describe() if self.selector else ""]
         if self.seconds is not None:
             detail.append(f"{self.seconds:g}s")
+        if self.max_clicks is not None:
+            detail.append(f"max {self.max_clicks} clicks")
         if self.point is not None:
             detail.append(f"at {self.point[0]},{self.point[1]}")
         text = " ".join(d for d in detail if d)
@@ -68,6 +82,12 @@ class Scenario:
     sha256: str = ""
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def permission_policy(self) -> PermissionPolicy:
+        value = self.options.get("permissions", DEFAULT_PERMISSION_POLICY)
+        return value if value in ("allow", "deny", "ask") else DEFAULT_PERMISSION_POLICY
+
     def to_manifest(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "sha256": self.sha256,
-                "description": self.description, "steps": [s.describe() for s in self.steps]}
+                "description": self.description, "steps": [s.describe() for s in self.steps],
+                "permissions": self.permission_policy}
