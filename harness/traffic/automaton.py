@@ -94,9 +94,9 @@ class NeedleIndex:
         for end, (size, bucket) in self._automaton.iter(ANCHOR + canonical(text)):
             yield end - size, bucket
 
-    def candidates(self, text: str) -> bool:
-        """Whether any key occurs at all (before exact checks): the fast path's test."""
-        return any(True for _ in self._hits(text))
+    def occurs_in(self, text: str) -> bool:
+        """Whether any needle occurs in ``text`` (confirmed and cleanly bounded)."""
+        return any(True for _ in self.find(text))
 
     def find(self, text: str) -> Iterator[tuple[int, int, Needle]]:
         """(start, end, needle) of every confirmed, cleanly bounded needle in ``text``."""

@@ -89,19 +89,24 @@ def _looks_like_text(data: bytes) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return text if text and len(_CONTROL.findall(text)) <= 0.05 * len(text) else None
+    if not text:
+        return None
+    if not _CONTROL.search(text):  # the common case, without building a list
+        return text
+    return text if len(_CONTROL.findall(text)) <= 0.05 * len(text) else None
 
 
 class Decoder:
     """One per request: holds its budget and what could not be searched."""
 
     def __init__(self, budget: Budget | None = None, max_depth: int = MAX_DEPTH,
-                 worth: Callable[[str], bool] | None = None) -> None:
+                 probe: Callable[[str], set[str]] | None = None) -> None:
         self.budget = budget or Budget()
         self.max_depth = max_depth
-        # Fast path: a text body in which the matcher sees no needle at all and no encoded
-        # layer (see has_encoded_layers) cannot hold a match, so it is not taken apart.
-        self.worth = worth
+        # Fast path. ``probe`` returns the needle texts present in a text. A body with none
+        # and no encoded layer (see has_encoded_layers) cannot hold a match: it is not taken
+        # apart. A body with no encoded layer is taken apart only along fields holding a hit.
+        self.probe = probe
         self.notes: list[str] = []
 
     def _note(self, message: str) -> None:
@@ -175,9 +180,12 @@ class Decoder:
             return
         text = _looks_like_text(data) if len(data) <= OUTPUT_CAP else None
         if text is not None:
-            if self.worth is not None and ":" not in where and not self.worth(text):
-                return
-            yield from self.value(text, where, chain, depth)
+            only: frozenset[str] | None = None
+            if self.probe is not None and ":" not in where and not has_encoded_layers(text):
+                only = frozenset(self.probe(text))
+                if not only:
+                    return
+            yield from self.value(text, where, chain, depth, only)
             return
         if len(data) <= OUTPUT_CAP and depth < self.max_depth:
             try:
@@ -213,14 +221,16 @@ class Decoder:
                                      chain, depth + 1, part.get_content_type())
 
     # -- a string value (a field, a header, a decoded layer) ----------------------------
-    def value(self, text: str, where: str, chain: tuple[str, ...],
-              depth: int) -> Iterator[Fragment]:
+    def value(self, text: str, where: str, chain: tuple[str, ...], depth: int,
+              only: frozenset[str] | None = None) -> Iterator[Fragment]:
+        """Fragments of one string; with ``only``, fields holding none of those texts are
+        skipped (the caller knows the text has no encoded layer)."""
         if len(text) > RAW_CHUNK:
             yield from self._raw(text, where, chain)
             return
         s = text.strip()
         deeper = depth < self.max_depth and len(s) >= 8
-        if deeper and (yield from self._container(s, where, chain, depth)):
+        if deeper and (yield from self._container(s, where, chain, depth, only)):
             return  # its fields were emitted one by one
         yield Fragment(text, where, chain)
         if not deeper:
@@ -239,8 +249,8 @@ class Decoder:
         if _B64.fullmatch(s) and not _HEX.fullmatch(s):
             yield from self._base64(s, where, chain, depth)
 
-    def _container(self, s: str, where: str, chain: tuple[str, ...],
-                   depth: int) -> Generator[Fragment, None, bool]:
+    def _container(self, s: str, where: str, chain: tuple[str, ...], depth: int,
+                   only: frozenset[str] | None) -> Generator[Fragment, None, bool]:
         """JSON or a form; returns (as the generator's value) whether ``s`` was one."""
         nested = ":" in where
         if s[0] in "{[" and s[-1] in "}]":
@@ -251,14 +261,21 @@ class Decoder:
             if isinstance(document, dict | list):
                 added = (*chain, "json") if nested else chain
                 yield Fragment(s, where if nested else f"{where}.json", added, structured=True)
-                yield from self._json(document, where, "$", added, depth + 1)
+                if only is None:
+                    yield from self._json(document, where, "$", added, depth + 1)
+                else:
+                    for path, leaf in _leaves_holding(document, only):
+                        yield from self.value(leaf, nest(where, "json", path), added, depth + 1,
+                                              only)
                 return True
         if "=" in s and not s.endswith("=") and _FORM.fullmatch(s):
             added = (*chain, "form") if nested else chain
             spot = where if nested else f"{where}.form"
             yield Fragment(unquote(s), spot, added, structured=True)
             for key, val in parse_qsl(s, keep_blank_values=True):
-                yield from self.value(val or key, nest(where, "form", key), added, depth + 1)
+                if only is None or any(h in key or h in val for h in only):
+                    yield from self.value(val or key, nest(where, "form", key), added,
+                                          depth + 1, only)
             return True
         return False
 
@@ -293,3 +310,40 @@ class Decoder:
             yield from self.value(node, nest(where, "json", path), chain, depth)
         elif isinstance(node, int | float) and not isinstance(node, bool):
             yield Fragment(repr(node), nest(where, "json", path), chain)
+
+
+def _leaves_holding(document: Any, only: frozenset[str]) -> list[tuple[str, str]]:
+    """(JSON path, text) of every key, string or number of ``document`` that contains one of
+    ``only``. A plain recursive walk: several times cheaper than the generator walk."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    parts: list[str | int] = []
+
+    def check(text: str) -> None:
+        if any(h in text for h in only):
+            found.append((tuple(parts), text))
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                parts.append(str(key))
+                check(str(key))
+                visit(child)
+                parts.pop()
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                parts.append(i)
+                visit(child)
+                parts.pop()
+        elif isinstance(node, str):
+            check(node)
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            check(repr(node))
+
+    visit(document)
+    result = []
+    for steps, text in found:
+        path = "$"
+        for step in steps:
+            path = f"{path}[{step}]" if isinstance(step, int) else _key(path, step)
+        result.append((path, text))
+    return result

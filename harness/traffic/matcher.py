@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.traffic.automaton import NeedleIndex
-from harness.traffic.decoders import Decoder, Fragment, has_encoded_layers
+from harness.traffic.decoders import Decoder, Fragment
 from harness.traffic.exchange import HttpExchange
 from harness.traffic.recipients import recipient_of
 from harness.traffic.variants import (
@@ -66,7 +66,9 @@ def _coordinates(data_type: str, entry: Any, i: int) -> tuple[float, float]:
 class ValueMatcher:
     """Reusable across requests; building it for 10k variants takes well under a second."""
 
-    def __init__(self, values: Mapping[str, Sequence[Any]]) -> None:
+    def __init__(self, values: Mapping[str, Sequence[Any]], *, fast_path: bool = True) -> None:
+        """``fast_path=False`` takes every body apart field by field (for cross-checks)."""
+        self.fast_path = fast_path
         needles: list[Needle] = []
         group = 0
         for data_type, entries in values.items():
@@ -89,9 +91,9 @@ class ValueMatcher:
         self.notes: list[str] = []
         """What the last :meth:`scan` could not search (decoding caps); empty when complete."""
 
-    def _worth(self, text: str) -> bool:
-        """Does ``text`` contain any needle, or a layer that could hide one?"""
-        return self._index.candidates(text) or has_encoded_layers(text)
+    def _present(self, text: str) -> set[str]:
+        """The needle texts that occur in ``text``."""
+        return {needle.text for _, _, needle in self._index.find(text)}
 
     @property
     def variant_count(self) -> int:
@@ -100,7 +102,7 @@ class ValueMatcher:
 
     def scan(self, exchange: HttpExchange) -> list[Match]:
         """Every distinct (data type, value, where, transform) found in ``exchange``."""
-        decoder = Decoder(worth=self._worth)
+        decoder = Decoder(probe=self._present if self.fast_path else None)
         found: dict[tuple[str, str, str, str], Match] = {}
         packages: dict[str, str] = {}  # package -> where first seen
         in_fields: set[tuple[str, str]] = set()  # location pairs found inside one field
@@ -168,4 +170,5 @@ def _pairs(coords: list[tuple[int, int, Needle]]) -> list[tuple[str, str, str]]:
 
 
 def _places(transform: str) -> int:
-    return int(transform.split("-")[1].rstrip("dp"))
+    """Decimal places of a ``round-<n>dp[>lon-lat]`` transform."""
+    return int(transform.removeprefix("round-").split("dp", 1)[0])

@@ -128,3 +128,23 @@ def test_fuzz_json_bodies_find_planted_value(document: object) -> None:
     body = json.dumps({"doc": document, "id": SECRET}).encode()
     found = ValueMatcher({"aaid": [SECRET]}).scan(request(body=body))
     assert ("body.json:$.id", "plain") in {(m.where, m.transform) for m in found}
+
+
+_leaf = st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+                  st.text(alphabet="abcdefXYZ0123456789-_:=&%/+ ", max_size=24),
+                  st.sampled_from([SECRET, SECRET.upper(), f"id={SECRET}", "39.9087,116.3975",
+                                   "356938035643809", "com.tencent.mm"]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.recursive(_leaf, lambda kids: st.lists(kids, max_size=4)
+                    | st.dictionaries(st.sampled_from(["a", "gaid", "com.sina.weibo", "x y"]),
+                                      kids, max_size=4), max_leaves=16))
+def test_fast_path_finds_what_the_full_walk_finds(document: object) -> None:
+    values = {"aaid": [SECRET], "imei": ["356938035643809"], "location": [[39.9087, 116.3975]],
+              "installed_packages": ["com.tencent.mm", "com.sina.weibo", "com.taobao.taobao"]}
+    exchange = request(body=json.dumps({"d": document}).encode())
+    fast = ValueMatcher(values).scan(exchange)
+    full = ValueMatcher(values, fast_path=False).scan(exchange)
+    assert sorted(m.to_json().items().__repr__() for m in fast) == \
+        sorted(m.to_json().items().__repr__() for m in full)
