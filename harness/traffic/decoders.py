@@ -87,9 +87,10 @@ def _looks_like_text(data: bytes) -> str | None:
         return None
     if not text:
         return None
-    if not _CONTROL.search(text):  # the common case, without building a list
+    sample = text[:65536]  # judged by its start, as file(1) does: a bomb of NULs stays cheap
+    if not _CONTROL.search(sample):
         return text
-    return text if len(_CONTROL.findall(text)) <= 0.05 * len(text) else None
+    return text if len(_CONTROL.findall(sample)) <= 0.05 * len(sample) else None
 
 
 class Decoder:
@@ -192,14 +193,15 @@ class Decoder:
                 added = (*chain, "protobuf") if ":" in where else chain
                 for path, leaf in fields:
                     yield Fragment(leaf, nest(where, "protobuf", path), added)
-        yield from self._raw(data.decode("latin-1"), where, chain)
+        yield from self._raw(data, where, chain)
 
-    def _raw(self, text: str, where: str, chain: tuple[str, ...]) -> Iterator[Fragment]:
-        if len(text) <= RAW_CHUNK:
-            yield Fragment(text, where, chain)
-            return
-        for start in range(0, len(text), RAW_CHUNK):
-            yield Fragment(text[start:start + RAW_CHUNK + CHUNK_OVERLAP], where, chain)
+    def _raw(self, text: str | bytes, where: str, chain: tuple[str, ...]) -> Iterator[Fragment]:
+        """Bytes are read as latin-1 (one char per byte), chunk by chunk, so a 100 MB body
+        costs no second 100 MB copy."""
+        for start in range(0, max(len(text), 1), RAW_CHUNK):
+            piece = text[start:start + RAW_CHUNK + CHUNK_OVERLAP]
+            yield Fragment(piece.decode("latin-1") if isinstance(piece, bytes) else piece,
+                           where, chain)
 
     def _multipart(self, data: bytes, where: str, chain: tuple[str, ...], depth: int,
                    content_type: str) -> Iterator[Fragment]:
@@ -207,7 +209,7 @@ class Decoder:
         message = BytesParser(policy=HTTP).parsebytes(head + data)
         parts = list(message.iter_parts()) if message.is_multipart() else []
         if not parts:
-            yield from self._raw(data.decode("latin-1"), where, chain)
+            yield from self._raw(data, where, chain)
             return
         for i, part in enumerate(parts):
             name = part.get_param("name", header="content-disposition") or str(i)

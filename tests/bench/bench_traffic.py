@@ -12,7 +12,9 @@ import json
 import random
 import resource
 import time
+import tracemalloc
 import uuid
+import zlib
 
 from harness.traffic.exchange import HttpExchange
 from harness.traffic.matcher import ValueMatcher
@@ -62,6 +64,29 @@ def corpus(rng: random.Random, megabytes: int, planted: dict[str, list[object]],
     return exchanges
 
 
+def gzip_bomb(megabytes: int) -> bytes:
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    zeros = b"\0" * (1 << 20)
+    return b"".join(packer.compress(zeros) for _ in range(megabytes)) + packer.flush()
+
+
+def big_body(matcher: ValueMatcher, known: dict[str, list[object]]) -> None:
+    """One 100 MB body and one gzip bomb: time and the scan's own peak allocation."""
+    filler = b'{"k": "' + b"a1b2c3d4e5-" * (100_000_000 // 11) + b'"}'
+    cases = [("100 MB body", filler, []),
+             ("gzip bomb 1 GB", gzip_bomb(1024), [("Content-Encoding", "gzip")])]
+    for label, body, headers in cases:
+        exchange = HttpExchange(0, "POST", "https://example.org/u", "example.org", headers, body)
+        tracemalloc.start()
+        start = time.perf_counter()
+        matcher.scan(exchange)
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{label:20s} {len(body) / 1e6:6.1f} MB sent, {elapsed:6.2f} s, "
+              f"peak allocation during scan {peak / 2**20:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mb", type=int, default=32, help="request data to scan, in MB")
@@ -83,6 +108,7 @@ def main() -> None:
         print(f"{label:20s} {wire / 1e6:6.1f} MB in {len(exchanges):5d} requests, "
               f"{elapsed:6.2f} s -> {wire / 1e6 / elapsed:6.1f} MB/s (one core), "
               f"{matches} matches")
+    big_body(matcher, known)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS:         {peak:.0f} MiB (whole process, corpus included)")
 

@@ -148,3 +148,13 @@ def test_fast_path_finds_what_the_full_walk_finds(document: object) -> None:
     full = ValueMatcher(values, fast_path=False).scan(exchange)
     assert sorted(m.to_json().items().__repr__() for m in fast) == \
         sorted(m.to_json().items().__repr__() for m in full)
+
+
+def test_large_body_is_searched_in_overlapping_chunks() -> None:
+    from harness.traffic.decoders import RAW_CHUNK
+
+    # larger than the parse cap, so searched raw; the value straddles the first chunk edge
+    body = b"x" * (RAW_CHUNK - 10) + b" " + SECRET.encode() + b" " + b"y" * (OUTPUT_CAP + 100)
+    matcher = ValueMatcher({"aaid": [SECRET]})
+    assert [(m.where, m.transform) for m in matcher.scan(request(body=body))] == [
+        ("body", "plain")]
