@@ -90,5 +90,5 @@ def read_har(path: Path) -> list[HttpExchange]:
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise InputError(f"{path}: JSON but not HAR 1.2: expected {{\"log\": {{\"entries\": "
-                         "[...]}}}; export the capture as HAR or a mitmproxy dump")
+                         "[...]}}; export the capture as HAR or a mitmproxy dump")
     return [_entry(entry, i, path) for i, entry in enumerate(entries)]
