@@ -19,16 +19,45 @@ from harness.yamlfile import LineDict, load_yaml
 EVENTS = frozenset({"hook.call", "permission.check", "permission.request", "lifecycle.resume",
                     "lifecycle.pause", "consent.signal"})
 FORMATS = frozenset({"string", "location", "package_list", "clip", "bytes_hex", "bytes_mac",
-                     "permission_result", "none"})
+                     "ipv4_int", "permission_result", "none"})
+MATCHERS = ("in", "prefix", "contains")
 _FIELDS = {"id", "class", "method", "overloads", "category", "data_type", "event", "when",
-           "record_args", "format", "permissions_arg", "api_level", "notes"}
+           "record_args", "format", "permissions_arg", "api_level", "notes", "record_this",
+           "static", "params", "returns"}
+#: The Java return type a stub declares when the entry does not say, by ``format``.
+DEFAULT_RETURNS = {"string": "java.lang.String", "location": "android.location.Location",
+                   "package_list": "java.util.List", "clip": "android.content.ClipData",
+                   "bytes_hex": "byte[]", "bytes_mac": "byte[]", "ipv4_int": "int",
+                   "permission_result": "int", "none": "void"}
 _JAVA_NAME = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(\[\])*$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Condition:
+    """Argument ``arg`` (its string form) must equal one of ``values`` / start with one of
+    ``prefixes`` / contain one of ``contains``; every matcher given must hold."""
+
     arg: int
-    values: tuple[str, ...]
+    values: tuple[str, ...] | None = None
+    prefixes: tuple[str, ...] | None = None
+    contains: tuple[str, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"arg": self.arg}
+        for key, value in (("in", self.values), ("prefix", self.prefixes),
+                           ("contains", self.contains)):
+            if value is not None:
+                out[key] = list(value)
+        return out
+
+    def example(self) -> str:
+        """A string form that satisfies this condition (used by the stub driver)."""
+        if self.values:
+            return self.values[0]
+        text = self.prefixes[0] if self.prefixes else ""
+        if self.contains and not any(c in text for c in self.contains):
+            text += self.contains[0]
+        return text + ("/probe" if text.startswith("content://") else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,12 +76,29 @@ class CatalogueEntry:
     permissions_arg: int | None = None
     api_level: str = ""
     notes: str = ""
+    record_this: bool = False
+    """Record the receiver's text form (a URL, a file, a call) as ``this``."""
+    static: bool = False
+    params: tuple[str, ...] | None = None
+    """Parameter types of the method a stub declares when ``overloads`` is ``all``."""
+    returns: str = ""
+    """Java return type (for stub generation); defaults by ``format``."""
     source: str = field(default="", compare=False)
     """file:line the entry came from."""
 
     @property
     def api(self) -> str:
         return f"{self.class_name}.{self.method}"
+
+    @property
+    def return_type(self) -> str:
+        return self.returns or DEFAULT_RETURNS[self.format]
+
+    def signatures(self) -> tuple[tuple[str, ...], ...]:
+        """The parameter lists a stub of this entry declares."""
+        if self.overloads is not None:
+            return self.overloads
+        return (self.params or (),)
 
     def to_agent(self) -> dict[str, Any]:
         """The JSON the agent receives (camelCase is not needed: the agent reads these keys)."""
@@ -64,7 +110,8 @@ class CatalogueEntry:
             "category": self.category,
             "dataType": self.data_type,
             "event": self.event,
-            "when": [{"arg": c.arg, "in": list(c.values)} for c in self.when],
+            "when": [c.to_json() for c in self.when],
+            "recordThis": self.record_this,
             "recordArgs": list(self.record_args) if self.record_args is not None else None,
             "format": self.format,
             "permissionsArg": self.permissions_arg,
@@ -73,7 +120,7 @@ class CatalogueEntry:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["api"] = self.api
-        data["when"] = [{"arg": c.arg, "in": list(c.values)} for c in self.when]
+        data["when"] = [c.to_json() for c in self.when]
         return data
 
 
@@ -134,12 +181,22 @@ def _entry(path: Path, raw: Any) -> CatalogueEntry:
     fmt = raw.get("format", "string")
     if fmt not in FORMATS:
         raise _fail(path, raw, f"format {fmt!r} is not one of {sorted(FORMATS)}", "format")
-    conditions = []
-    for cond in raw.get("when") or []:
-        if not (isinstance(cond, dict) and isinstance(cond.get("arg"), int)
-                and isinstance(cond.get("in"), list)):
-            raise _fail(path, raw, "when: each condition is {arg: INDEX, in: [VALUES]}", "when")
-        conditions.append(Condition(arg=cond["arg"], values=tuple(str(v) for v in cond["in"])))
+    conditions = [_condition(path, raw, cond) for cond in raw.get("when") or []]
+    params = raw.get("params")
+    if params is not None and not (isinstance(params, list) and all(
+            isinstance(t, str) and _JAVA_NAME.match(t) for t in params)):
+        raise _fail(path, raw, "params must be a list of Java parameter types, e.g. "
+                    "[java.lang.String, int]", "params")
+    if params is not None and overloads is not None:
+        raise _fail(path, raw, "params is for overloads: all; with explicit overloads the "
+                    "stub uses those", "params")
+    returns = raw.get("returns", "")
+    if not isinstance(returns, str) or (returns and returns != "void"
+                                        and not _JAVA_NAME.match(returns)):
+        raise _fail(path, raw, f"returns {returns!r} is not a Java type", "returns")
+    for flag in ("static", "record_this"):
+        if not isinstance(raw.get(flag, False), bool):
+            raise _fail(path, raw, f"{flag} must be true or false", flag)
     record_args = raw.get("record_args")
     if record_args is not None and not (
         isinstance(record_args, list) and all(isinstance(i, int) for i in record_args)
@@ -155,8 +212,26 @@ def _entry(path: Path, raw: Any) -> CatalogueEntry:
         record_args=tuple(record_args) if record_args is not None else None,
         format=fmt, permissions_arg=permissions_arg,
         api_level=str(raw.get("api_level", "")), notes=str(raw.get("notes", "")),
+        record_this=bool(raw.get("record_this", False)), static=bool(raw.get("static", False)),
+        params=tuple(params) if params is not None else None, returns=returns,
         source=f"{path.name}:{raw.line if isinstance(raw, LineDict) else '?'}",
     )
+
+
+def _condition(path: Path, raw: Any, cond: Any) -> Condition:
+    usage = ("when: each condition is {arg: INDEX, in: [VALUES]} or {arg: INDEX, prefix: "
+             "[TEXTS]} or {arg: INDEX, contains: [TEXTS]} (matchers may be combined)")
+    if not (isinstance(cond, dict) and isinstance(cond.get("arg"), int)
+            and set(cond) - {"arg"} and set(cond) <= {"arg", *MATCHERS}):
+        raise _fail(path, raw, usage, "when")
+    lists: dict[str, tuple[str, ...] | None] = {}
+    for key in MATCHERS:
+        value = cond.get(key)
+        if value is not None and not (isinstance(value, list) and value):
+            raise _fail(path, raw, f"when: {key} must be a non-empty list; {usage}", "when")
+        lists[key] = tuple(str(v) for v in value) if value is not None else None
+    return Condition(arg=cond["arg"], values=lists["in"], prefixes=lists["prefix"],
+                     contains=lists["contains"])
 
 
 def load_catalogue(directory: Path | None = None) -> Catalogue:

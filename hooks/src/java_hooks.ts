@@ -1,17 +1,61 @@
 // Catalogue-driven Java hooks. One generic implementation records every entry: the call's
 // relevant arguments, the returned value (the collected datum), the Java stack and thread.
-// A hook that cannot be installed is skipped with its reason, never a crash.
+// Several entries may share one method (ContentResolver.query by URI family): each overload is
+// hooked once and dispatches to every entry whose `when` conditions hold.
+// A hook that cannot be installed is skipped with its reason, never a crash. Entries whose class
+// is absent wait for it: when a class loader loads it later, the hooks go in then.
 
 import Java from "frida-java-bridge";
 
 import { EventBuffer } from "./buffer.js";
 import { CatalogueEntry, Coverage } from "./protocol.js";
-import { formatReturn, permissionNames, plain } from "./values.js";
+import { describeArg, formatReturn, permissionNames } from "./values.js";
 
 const STACK_SKIP = ["java.lang.Thread.getStackTrace", "dalvik.system.VMStack.getThreadStackTrace"];
 
+/** The catalogue's argument condition; the host sends only the matchers that were given. */
+interface Condition {
+    arg: number;
+    in?: string[] | null;
+    prefix?: string[] | null;
+    contains?: string[] | null;
+}
+
+/** Host-side fields this module reads beyond protocol.ts's CatalogueEntry. */
+interface Entry extends CatalogueEntry {
+    recordThis?: boolean;
+}
+
+const PRIMITIVE_CODES: Record<string, string> = {
+    boolean: "Z", byte: "B", char: "C", short: "S", int: "I", long: "J", float: "F", double: "D",
+};
+
+/** The bridge names array parameters the JNI way: `byte[]` is `[B`, `String[]` is
+ * `[Ljava.lang.String;`; the catalogue uses the Java spelling. */
+function jniTypeName(type: string): string {
+    let base = type;
+    let dims = 0;
+    while (base.endsWith("[]")) {
+        base = base.slice(0, -2);
+        dims++;
+    }
+    if (dims === 0) {
+        return type;
+    }
+    const element = PRIMITIVE_CODES[base] ?? `L${base};`;
+    return "[".repeat(dims) + element;
+}
+
+interface Slot {
+    entries: Entry[];
+}
+
 export class JavaHooks {
     private depth = new Map<number, number>();
+    /** Per thread: names of the methods being called through Method.invoke (innermost last). */
+    private reflective = new Map<number, string[]>();
+    private slots = new Map<string, Slot>();
+    private pending = new Map<string, Entry[]>();
     private threadClass: any = null;
 
     constructor(
@@ -23,22 +67,35 @@ export class JavaHooks {
     install(entries: CatalogueEntry[]): Coverage {
         const coverage: Coverage = { installed: [], skipped: [], runtime: "" };
         this.threadClass = Java.use("java.lang.Thread");
-        for (const entry of entries) {
-            const reason = this.installOne(entry);
+        for (const entry of entries as Entry[]) {
+            const reason = this.installOne(entry, null);
             if (reason === null) {
                 coverage.installed.push(entry.id);
-            } else {
-                coverage.skipped.push({ id: entry.id, reason });
-                this.buffer.push({
-                    type: "agent.hook_skipped",
-                    device_t: Date.now() / 1000,
-                    entry: entry.id,
-                    api: `${entry.className}.${entry.method}`,
-                    reason,
-                });
+                continue;
+            }
+            coverage.skipped.push({ id: entry.id, reason });
+            this.skippedEvent(entry, reason);
+            if (reason.startsWith("class not found")) {
+                const waiting = this.pending.get(entry.className) ?? [];
+                waiting.push(entry);
+                this.pending.set(entry.className, waiting);
             }
         }
+        this.markReflection();
+        if (this.pending.size > 0) {
+            this.watchClassLoading();
+        }
         return coverage;
+    }
+
+    private skippedEvent(entry: Entry, reason: string): void {
+        this.buffer.push({
+            type: "agent.hook_skipped",
+            device_t: Date.now() / 1000,
+            entry: entry.id,
+            api: `${entry.className}.${entry.method}`,
+            reason,
+        });
     }
 
     private findClass(name: string): any {
@@ -58,12 +115,14 @@ export class JavaHooks {
         }
     }
 
-    private installOne(entry: CatalogueEntry): string | null {
-        let klass: any;
-        try {
-            klass = this.findClass(entry.className);
-        } catch (e) {
-            return `class not found: ${entry.className}`;
+    private installOne(entry: Entry, klassGiven: any): string | null {
+        let klass = klassGiven;
+        if (klass === null) {
+            try {
+                klass = this.findClass(entry.className);
+            } catch (e) {
+                return `class not found: ${entry.className}`;
+            }
         }
         const method = klass[entry.method];
         if (method === undefined || method.overloads === undefined) {
@@ -73,7 +132,7 @@ export class JavaHooks {
         try {
             overloads = entry.overloads === null
                 ? method.overloads
-                : entry.overloads.map(types => method.overload(...types));
+                : entry.overloads.map(types => method.overload(...types.map(jniTypeName)));
         } catch (e) {
             return `overload mismatch: ${(e as Error).message}`;
         }
@@ -81,8 +140,15 @@ export class JavaHooks {
             return "no overloads";
         }
         for (const overload of overloads) {
+            const key = `${entry.className}#${entry.method}(${
+                overload.argumentTypes.map((t: any) => t.className).join(",")})`;
+            const slot = this.slots.get(key);
+            if (slot !== undefined) {
+                slot.entries.push(entry);
+                continue;
+            }
             try {
-                this.hookOverload(entry, overload);
+                this.hookOverload(key, overload, entry);
             } catch (e) {
                 return `cannot hook ${entry.className}.${entry.method}: ${(e as Error).message}`;
             }
@@ -90,8 +156,9 @@ export class JavaHooks {
         return null;
     }
 
-    private hookOverload(entry: CatalogueEntry, overload: any): void {
+    private hookOverload(key: string, overload: any, first: Entry): void {
         const hooks = this;
+        const slot: Slot = { entries: [first] };
         overload.implementation = function (this: any, ...args: any[]) {
             let ret: any;
             let error: any;
@@ -100,25 +167,113 @@ export class JavaHooks {
             } catch (e) {
                 error = e;
             }
-            hooks.record(entry, args, ret, error);
+            for (const entry of slot.entries) {
+                hooks.record(entry, this, args, ret, error);
+            }
             if (error !== undefined) {
                 throw error;
             }
             return ret;
         };
+        this.slots.set(key, slot);
     }
 
-    private conditionsHold(entry: CatalogueEntry, args: any[]): boolean {
-        for (const condition of entry.when) {
-            const value = args[condition.arg];
-            if (value === null || value === undefined || !condition.in.includes(String(value))) {
+    /** Method.invoke is hooked only to know which call is reflective; it records nothing. */
+    private markReflection(): void {
+        let invoke: any;
+        try {
+            invoke = Java.use("java.lang.reflect.Method").invoke;
+        } catch (e) {
+            this.buffer.push({ type: "agent.error", device_t: Date.now() / 1000,
+                message: `reflection marker not installed: ${(e as Error).message}` });
+            return;
+        }
+        const marks = this.reflective;
+        for (const overload of invoke.overloads) {
+            overload.implementation = function (this: any, ...args: any[]) {
+                const tid = Process.getCurrentThreadId();
+                const stack = marks.get(tid) ?? [];
+                stack.push(String(this.getName()));
+                marks.set(tid, stack);
+                try {
+                    return overload.call(this, ...args);
+                } finally {
+                    stack.pop();
+                }
+            };
+        }
+    }
+
+    /** Hook ClassLoader.loadClass(String) so classes that arrive later (plugin loaders,
+     * DexClassLoader on ART) get their pending entries as they load. On HotSpot a hook on this
+     * inherited method sees only calls that reach ClassLoader's own code (super.loadClass);
+     * hooking defineClass instead crashed the JVM. */
+    private watchClassLoading(): void {
+        const hooks = this;
+        const overload = Java.use("java.lang.ClassLoader").loadClass.overload("java.lang.String");
+        overload.implementation = function (this: any, name: any) {
+            const klass = overload.call(this, name);
+            const className = String(name);
+            if (klass !== null && hooks.pending.has(className)) {
+                hooks.installLate(className, klass);
+            }
+            return klass;
+        };
+    }
+
+    private installLate(className: string, klass: any): void {
+        const entries = this.pending.get(className) ?? [];
+        this.pending.delete(className);
+        let wrapper: any;
+        try {
+            // Link and initialise it first: redefining a loaded but unlinked class crashes
+            // HotSpot.
+            Java.use("java.lang.Class").forName(className, true, klass.getClassLoader());
+            wrapper = Java.ClassFactory.get(klass.getClassLoader()).use(className);
+        } catch (e) {
+            for (const entry of entries) {
+                this.skippedEvent(entry, `late class not usable: ${(e as Error).message}`);
+            }
+            return;
+        }
+        for (const entry of entries) {
+            const reason = this.installOne(entry, wrapper);
+            if (reason !== null) {
+                this.skippedEvent(entry, reason);
+                continue;
+            }
+            this.buffer.push({
+                type: "agent.hook_installed",
+                device_t: Date.now() / 1000,
+                entry: entry.id,
+                api: `${entry.className}.${entry.method}`,
+                late: true,
+                loader: String(klass.getClassLoader()),
+            });
+        }
+    }
+
+    private conditionsHold(entry: Entry, self: any, args: any[]): boolean {
+        for (const condition of entry.when as Condition[]) {
+            const raw = condition.arg === -1 ? self : args[condition.arg];
+            if (raw === null || raw === undefined) {
+                return false;
+            }
+            const value = typeof raw === "object" ? String(describeArg(raw, true)) : String(raw);
+            if (condition.in && !condition.in.includes(value)) {
+                return false;
+            }
+            if (condition.prefix && !condition.prefix.some(p => value.startsWith(p))) {
+                return false;
+            }
+            if (condition.contains && !condition.contains.some(p => value.includes(p))) {
                 return false;
             }
         }
         return true;
     }
 
-    private record(entry: CatalogueEntry, args: any[], ret: any, error: any): void {
+    private record(entry: Entry, self: any, args: any[], ret: any, error: any): void {
         const tid = Process.getCurrentThreadId();
         const depth = this.depth.get(tid) ?? 0;
         if (depth > 0) {
@@ -126,7 +281,7 @@ export class JavaHooks {
         }
         this.depth.set(tid, depth + 1);
         try {
-            if (!this.conditionsHold(entry, args)) {
+            if (!this.conditionsHold(entry, self, args)) {
                 return;
             }
             const event: any = {
@@ -144,6 +299,14 @@ export class JavaHooks {
                 pid: Process.id,
                 process: this.processName,
             };
+            if (entry.recordThis && self !== null && self !== undefined) {
+                event.this = describeArg(self, true);
+            }
+            const invoking = this.reflective.get(tid);
+            if (invoking !== undefined && invoking.length > 0
+                && invoking[invoking.length - 1] === entry.method) {
+                event.reflective = true;
+            }
             if (entry.permissionsArg !== null) {
                 event.permissions = permissionNames(args[entry.permissionsArg]);
             }
@@ -163,16 +326,9 @@ export class JavaHooks {
         }
     }
 
-    private recordArgs(entry: CatalogueEntry, args: any[]): unknown[] {
+    private recordArgs(entry: Entry, args: any[]): unknown[] {
         const indices = entry.recordArgs ?? args.map((_, i) => i);
-        return indices.map(i => {
-            const value = args[i];
-            if (value !== null && typeof value === "object" && value.$className !== undefined
-                && value.$className !== "java.lang.String") {
-                return `<${value.$className}>`;
-            }
-            return plain(value);
-        });
+        return indices.map(i => describeArg(args[i]));
     }
 
     private stack(): string[] {

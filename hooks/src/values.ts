@@ -1,6 +1,14 @@
 // Turning Java values into JSON the host can record and search traffic for.
 
+import Java from "frida-java-bridge";
+
 const MAX_LIST = 2000;
+const MAX_TEXT = 2000;
+
+// Objects whose text form is the datum (a content URI, an address, a path): recorded as text.
+// Any other object is recorded by class name only, so recording never calls arbitrary code.
+const TEXT_CLASSES = ["android.net.Uri", "java.net.", "java.io.File", "android.content.Intent",
+    "android.content.ComponentName", "okhttp3.Request", "android.accounts.Account"];
 
 export function plain(value: any): unknown {
     if (value === null || value === undefined) {
@@ -10,6 +18,9 @@ export function plain(value: any): unknown {
     if (kind === "string" || kind === "number" || kind === "boolean") {
         return value;
     }
+    if (value instanceof Int64 || value instanceof UInt64) {
+        return value.toNumber(); // Java long
+    }
     if (isArrayLike(value)) {
         const items: unknown[] = [];
         const n = Math.min(value.length, MAX_LIST);
@@ -18,7 +29,15 @@ export function plain(value: any): unknown {
         }
         return items;
     }
+    return javaText(value);
+}
+
+/** Java's toString of an object: interface wrappers (List, Map) lack a JS toString of it. */
+function javaText(value: any): string {
     try {
+        if (value.$className !== undefined) {
+            return String(Java.cast(value, Java.use("java.lang.Object")).toString());
+        }
         return String(value.toString());
     } catch (e) {
         return `<${value.$className ?? "object"}>`;
@@ -67,6 +86,24 @@ function clipText(clip: any): string {
     }
 }
 
+/** The recorded form of an argument, or of `this` (`asText`: always its text form). */
+export function describeArg(value: any, asText = false): unknown {
+    if (value !== null && typeof value === "object" && value.$className !== undefined
+        && value.$className !== "java.lang.String") {
+        const name: string = value.$className;
+        if (asText || TEXT_CLASSES.some(prefix => name.startsWith(prefix))) {
+            return javaText(value).slice(0, MAX_TEXT);
+        }
+        return `<${name}>`;
+    }
+    return plain(value);
+}
+
+/** An IPv4 address packed little-endian in an int (WifiInfo.getIpAddress). */
+function ipv4(value: number): string {
+    return [0, 8, 16, 24].map(shift => (value >>> shift) & 0xff).join(".");
+}
+
 /** The recorded form of a hooked method's return value, by the catalogue's `format`. */
 export function formatReturn(format: string, value: any): unknown {
     if (format === "none" || value === null || value === undefined) {
@@ -87,6 +124,8 @@ export function formatReturn(format: string, value: any): unknown {
             const b = bytes(value);
             return b === null ? null : b.map(x => x.toString(16).padStart(2, "0")).join(":");
         }
+        case "ipv4_int":
+            return ipv4(Number(value));
         case "permission_result":
             return value === 0 ? "granted" : "denied";
         default:
