@@ -17,7 +17,8 @@ VARIANTS = ("default", "notice", "second-layer", "permissions")
 TRACKER_URL = "https://alog.umeng.com/app_logs"
 TRACKER_PROPERTY = "consentry.specimen.tracker"
 #: Host names the local tracker's certificate covers (tracker hosts of the specimen's SDKs).
-TRACKER_HOSTS = ("alog.umeng.com", "ulogs.umeng.com", "android.bugly.qq.com", "localhost")
+TRACKER_HOSTS = ("alog.umeng.com", "ulogs.umeng.com", "android.bugly.qq.com", "app.adjust.com",
+                 "localhost")
 
 IMEI = "866123045678912"
 #: ``getImei(slot)``/``getDeviceId(slot)``: the IMEI with its last digit replaced by the slot.

@@ -65,6 +65,7 @@ public class MainActivity extends Activity {
         // The violation under test: the SDK is initialised before the user has answered.
         UMConfigure.init(this, "5f0c1a2b3c4d5e6f7a8b9c0d", "specimen",
             UMConfigure.DEVICE_TYPE_PHONE, null);
+        com.adjust.sdk.Adjust.onCreate(this);
         if ("accept".equals(app.storedConsent())) {
             enterFullMode();
         } else {
