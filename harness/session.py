@@ -18,6 +18,7 @@ from typing import Any
 from harness import __version__
 from harness.capture.har import write_har
 from harness.capture.proxy import MitmdumpProcess
+from harness.device.canaries import CANARY_EVENT, GROUND_TRUTH_EVENT, CanarySet, normalize_types
 from harness.errors import CaptureError, HarnessError, InstrumentationError
 from harness.events import SCHEMA_VERSION
 from harness.instrument import frida_adapter
@@ -171,6 +172,7 @@ class Session:
         stack.callback(self._stop_proxy)
         endpoint = self.target.app_proxy(proxy.port, proxy.ca_cert_path)
         app_facts = self.target.prepare(self.app, endpoint, clear=self.options.clear)
+        self._record_known_values(stack)
         self.recorder.write_manifest(
             app={"package": self.package, **app_facts},
             capture={"proxy": f"{proxy.address[0]}:{proxy.port}",
@@ -182,6 +184,25 @@ class Session:
         runner = ScenarioRunner(self.target.ui(), self, self.recorder)
         runner.run(self.scenario)
         self._settle()
+
+    def _record_known_values(self, stack: contextlib.ExitStack) -> None:
+        """Ground truth and canaries (see harness.device.canaries): values a send can be
+        proven with when no hook saw the read. Canaries are undone at close."""
+        values = normalize_types(self.target.ground_truth())
+        self.recorder.record(GROUND_TRUTH_EVENT, {"values": values})
+        device = getattr(self.target, "device", None)
+        if self.target.name != "android" or device is None:
+            return
+        canaries = CanarySet(device)
+        stack.callback(canaries.undo)
+        failed = []
+        for canary in canaries.plant():
+            self.recorder.record(CANARY_EVENT, canary.to_json())
+            if not canary.planted:
+                failed.append(f"canary {canary.kind} not planted: {canary.error}")
+        if failed:
+            degraded = list(self.recorder.manifest.get("degraded", []))
+            self.recorder.write_manifest(degraded=degraded + failed)
 
     def _settle(self) -> None:
         deadline = time.monotonic() + self.options.settle

@@ -56,6 +56,14 @@ class SendScan:
     """Parts of requests that could not be searched completely (decoder caps)."""
 
 
+def first_party_domains(manifest: Mapping[str, Any]) -> list[str]:
+    """Domains the run declares first party besides the app's own (manifest
+    ``app.first_party_domains``, e.g. a company's API domain unrelated to the package)."""
+    app = manifest.get("app")
+    domains = app.get("first_party_domains") if isinstance(app, Mapping) else None
+    return [str(d) for d in domains] if isinstance(domains, list) else []
+
+
 def flow_id(event: Event) -> str:
     return str(event.data.get("id") or f"seq-{event.seq}")
 

@@ -3,6 +3,10 @@
 A hooked getter's return value is the collected datum; it is what traffic is searched for.
 Values too short or too generic to identify anyone (``0``, ``unknown``, the constant MAC
 Android returns since 6.0) are left out, because searching for them would flag every request.
+
+Two more sources make a send provable when no hook saw the read: the device's ground truth
+(``device.ground_truth``, read through the target at session start) and planted canaries
+(``device.canary``). They are :class:`Planted` values: searched for, but they carry no read.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.analysis.attribution import Attribution
+from harness.device.canaries import CANARY_EVENT, GROUND_TRUTH_EVENT, normalize_types
 from harness.events import Event
 from harness.traffic.matcher import LOCATION_TYPES, PACKAGE_TYPES
 
@@ -77,11 +82,24 @@ def is_searchable(value: str) -> bool:
             and len(set(text)) > 2)
 
 
-class ValueIndex:
-    """Every searchable value read in a run, by data type, with its reads in time order."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Planted:
+    """A value known before the app ran: the device's own (ground truth) or a canary."""
 
-    def __init__(self, reads: Iterable[Read]) -> None:
+    event: Event
+    data_type: str
+    value: str
+    source: str
+    """``ground_truth`` or ``canary``."""
+
+
+class ValueIndex:
+    """Every searchable value read in a run, by data type, with its reads in time order,
+    plus the values known from the device itself (:class:`Planted`)."""
+
+    def __init__(self, reads: Iterable[Read], planted: Iterable[Planted] = ()) -> None:
         self.reads = sorted(reads, key=lambda r: (r.event.t, r.event.seq))
+        self.planted = sorted(planted, key=lambda p: (p.event.seq, p.data_type, p.value))
 
     def values_by_type(self) -> dict[str, list[Any]]:
         """``data_type -> distinct values``: the input of :class:`ValueMatcher`, where a
@@ -94,7 +112,20 @@ class ValueIndex:
                 value = [float(part) for part in read.value.split(",")]
             if value not in values:
                 values.append(value)
+        for known in self.planted:
+            values = out.setdefault(known.data_type, [])
+            value = known.value
+            if known.data_type in LOCATION_TYPES:
+                value = [float(part) for part in known.value.split(",")]
+            if value not in values:
+                values.append(value)
         return out
+
+    def planted_of(self, data_type: str, value: str) -> Planted | None:
+        """The first ground-truth or canary record of ``value`` (installed-package lists:
+        any record of that type)."""
+        return next((p for p in self.planted if p.data_type == data_type
+                     and (p.value == value or data_type in PACKAGE_TYPES)), None)
 
     def reads_of(self, data_type: str, value: str, *, until: float) -> list[Read]:
         """Reads of ``value`` at or before ``until`` (the send time), oldest first. For
@@ -105,10 +136,41 @@ class ValueIndex:
                 and (r.value == value or data_type in PACKAGE_TYPES)]
 
 
+def _planted(event: Event) -> list[Planted]:
+    """The searchable values of a ground-truth or (planted) canary event."""
+    if event.type == CANARY_EVENT:
+        if not event.data.get("planted"):
+            return []
+        pairs = [(str(event.data.get("data_type") or "canary"), str(event.data.get("value")))]
+        source = "canary"
+    else:
+        raw = event.data.get("values")
+        table = normalize_types({str(k): [str(x) for x in v] for k, v in raw.items()
+                                 if isinstance(v, list)}) if isinstance(raw, Mapping) else {}
+        pairs = [(t, v) for t, vs in table.items() for v in vs]
+        source = "ground_truth"
+    found = []
+    for data_type, value in pairs:
+        value = value.strip()
+        if data_type in LOCATION_TYPES:
+            pair = location_pair(value.split(","))
+            if pair is not None:
+                found.append(Planted(event=event, data_type=data_type,
+                                     value=f"{pair[0]},{pair[1]}", source=source))
+        elif is_searchable(value) or data_type in PACKAGE_TYPES:
+            found.append(Planted(event=event, data_type=data_type, value=value, source=source))
+    return found
+
+
 def build_index(events: Iterable[Event], attributions: Mapping[int, Attribution]) -> ValueIndex:
-    """Index the ``hook.call`` return values; ``attributions`` is keyed by event seq."""
+    """Index the ``hook.call`` return values (``attributions`` is keyed by event seq) and the
+    ground-truth and canary values."""
     reads = []
+    planted: list[Planted] = []
     for event in events:
+        if event.type in (GROUND_TRUTH_EVENT, CANARY_EVENT):
+            planted.extend(_planted(event))
+            continue
         if event.type != "hook.call":
             continue
         data_type = str(event.data.get("data_type") or event.data.get("category") or "unknown")
@@ -126,4 +188,4 @@ def build_index(events: Iterable[Event], attributions: Mapping[int, Attribution]
                 seen.add(value)
                 reads.append(Read(event=event, data_type=data_type, value=value,
                                   attribution=attributions[event.seq]))
-    return ValueIndex(reads)
+    return ValueIndex(reads, planted)

@@ -4,6 +4,8 @@ Stdout protocol, one line each, read by :class:`harness.capture.proxy.MitmdumpPr
 
 ``CONSENTRY-READY <host>:<port>``  the proxy listens (real bound port, also for port 0)
 ``CONSENTRY-FLOW <json>``          a completed flow, already fsync'ed to ``consentry_flows``
+``CONSENTRY-WIREGUARD <json str>`` (``--mode wireguard@PORT`` only) the client configuration
+                                   mitmproxy generated, before the READY line
 
 Every completed flow is written to ``flows.mitm`` before it is announced. If that write fails
 the process exits non-zero (like mitmproxy's own ``save`` addon): traffic must never pass
@@ -40,6 +42,7 @@ try:
         lookup,
         parse_resolve,
     )
+    from harness.capture.proxy import WIREGUARD_PREFIX
     from harness.capture.record import flow_payload
 except ModuleNotFoundError:  # mitmdump from another environment: use this checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -51,6 +54,7 @@ except ModuleNotFoundError:  # mitmdump from another environment: use this check
         lookup,
         parse_resolve,
     )
+    from harness.capture.proxy import WIREGUARD_PREFIX
     from harness.capture.record import flow_payload
 
 EXIT_FLOWS_UNWRITABLE = 3
@@ -126,6 +130,10 @@ class ConsentryCapture:
         addrs = proxyserver.listen_addrs() if proxyserver is not None else []
         if not addrs:
             _die("mitmproxy is running but listens nowhere; check listen_host/listen_port")
+        for instance in getattr(proxyserver, "servers", []):
+            client_conf = getattr(instance, "client_conf", None)  # WireGuard servers only
+            if callable(client_conf) and client_conf():
+                print(f"{WIREGUARD_PREFIX}{json.dumps(client_conf())}", flush=True)
         host, port = addrs[0][0], addrs[0][1]
         print(f"{READY_PREFIX}{host}:{port}", flush=True)
 

@@ -5,6 +5,19 @@ addon's ``CONSENTRY-READY`` line, and reads ``CONSENTRY-FLOW`` lines on a thread
 payload to ``on_flow`` as it arrives. Anything else mitmdump prints goes to ``mitmdump.log``.
 If mitmdump dies while the session runs, ``on_error`` is called: evidence may be missing, so
 the session must fail loudly and mark the run incomplete.
+
+Two capture modes:
+
+* ``regular`` (default): an HTTP(S) proxy; the target points the device's proxy setting at it.
+* ``wireguard``: ``mitmdump --mode wireguard@PORT``, a WireGuard server (UDP) for apps that
+  ignore the proxy setting (Flutter, many games, native HTTP stacks). mitmproxy creates the key
+  pair in ``confdir/wireguard.conf`` and the client configuration, which the addon reports and
+  :attr:`MitmdumpProcess.wireguard_config` exposes; import it into the WireGuard app on the
+  device (``wg-quick`` syntax; route 0.0.0.0/0 through the tunnel). WireGuard is UDP, which
+  ``adb reverse`` cannot carry: the device must reach the host over the network, so listen on
+  an address it can reach (``listen_host="0.0.0.0"``) and give that address with
+  :meth:`MitmdumpProcess.wireguard_client_config` (``endpoint_host``; the Android emulator
+  reaches its host as ``10.0.2.2``). The device must trust the mitmproxy CA as in regular mode.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ import importlib.util
 import json
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from harness.capture.protocol import FLOW_PREFIX, READY_PREFIX, parse_resolve
 from harness.errors import CaptureError, ConfigError, EvidenceError, ToolchainError
@@ -32,6 +46,9 @@ LOG_FILE = "mitmdump.log"
 ADDON_PATH = Path(__file__).with_name("addon.py")
 STOP_GRACE_SECONDS = 10.0
 OUTPUT_TAIL_LINES = 20
+WIREGUARD_PREFIX = "CONSENTRY-WIREGUARD "
+CaptureMode = Literal["regular", "wireguard"]
+MODES: tuple[str, ...] = ("regular", "wireguard")
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +73,12 @@ class MitmdumpProcess:
     def __init__(self, run_dir: Path, *, listen_host: str = "127.0.0.1", listen_port: int = 0,
                  confdir: Path | None = None, resolve: Sequence[str] = (),
                  ssl_insecure: bool = False, on_flow: Callable[[dict[str, Any]], None],
-                 on_error: Callable[[str], None]) -> None:
+                 on_error: Callable[[str], None], mode: CaptureMode = "regular") -> None:
+        if mode not in MODES:
+            raise ConfigError(f"capture mode {mode!r} is not supported; use one of "
+                              f"{', '.join(MODES)}")
+        self.mode: CaptureMode = mode
+        self._wireguard_config: str | None = None
         self.run_dir = Path(run_dir)
         self.listen_host = listen_host
         self.listen_port = listen_port
@@ -114,9 +136,34 @@ class MitmdumpProcess:
         """Every message passed to ``on_error`` so far; empty means the capture is whole."""
         return list(self._errors)
 
+    @property
+    def wireguard_config(self) -> str:
+        """The WireGuard client configuration mitmproxy generated (``wireguard`` mode)."""
+        if self._wireguard_config is None:
+            raise CaptureError("no WireGuard client configuration: start mitmdump with "
+                               "mode='wireguard' first")
+        return self._wireguard_config
+
+    def wireguard_client_config(self, endpoint_host: str | None = None) -> str:
+        """:attr:`wireguard_config`, with ``Endpoint`` set to the address the device uses to
+        reach this host (e.g. ``10.0.2.2`` from the emulator)."""
+        config = self.wireguard_config
+        if endpoint_host is None:
+            return config
+        lines = [f"Endpoint = {endpoint_host}:{self.port}" if line.startswith("Endpoint")
+                 else line for line in config.splitlines()]
+        return "\n".join(lines)
+
+    def _mode_args(self) -> list[str]:
+        if self.mode == "regular":
+            return ["--listen-port", str(self.listen_port)]
+        # mitmproxy writes the port into the client configuration: it must be the real one
+        port = self.listen_port or free_udp_port(self.listen_host)
+        return ["--mode", f"wireguard@{port}"]
+
     def command(self) -> list[str]:
         cmd = [*mitmdump_command(), "-s", str(ADDON_PATH),
-               "--listen-host", self.listen_host, "--listen-port", str(self.listen_port),
+               "--listen-host", self.listen_host, *self._mode_args(),
                "--set", f"confdir={self.confdir}",
                "--set", f"consentry_flows={self.flows_path}",
                "--set", "flow_detail=0", "--set", "termlog_verbosity=warn"]
@@ -200,6 +247,9 @@ class MitmdumpProcess:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if line.startswith(FLOW_PREFIX):
                 self._handle_flow(line[len(FLOW_PREFIX):])
+            elif line.startswith(WIREGUARD_PREFIX):
+                self._wireguard_config = str(json.loads(line[len(WIREGUARD_PREFIX):]))
+                self._write_log(line)
             elif line.startswith(READY_PREFIX) and not self._ready.is_set():
                 host, _, port = line[len(READY_PREFIX):].rpartition(":")
                 self._address = (host, int(port))
@@ -299,4 +349,13 @@ class MitmdumpProcess:
         self.stop()
 
 
-__all__ = ["MitmdumpProcess", "mitmdump_command", "FLOWS_FILE", "LOG_FILE"]
+def free_udp_port(host: str) -> int:
+    """A UDP port free on ``host`` right now (mitmproxy must know its port before binding)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+__all__ = ["MitmdumpProcess", "mitmdump_command", "free_udp_port", "FLOWS_FILE", "LOG_FILE",
+           "MODES", "WIREGUARD_PREFIX"]

@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.annotate import MATCHES_FILE, annotate, write_annotations
 from harness.analysis.model import Finding
 from harness.analysis.result import AnalysisResult
 from harness.report.jsonout import write_text_atomic
@@ -90,14 +91,34 @@ def _recipient(send: dict[str, Any]) -> str:
 
 
 def _send_block(send: dict[str, Any]) -> str:
-    read = send.get("read") or {}
+    read = send.get("read")
+    party = f", {_e(send['party'])} party" if send.get("party") else ""
+    origin = (f"read by {_e(read.get('sdk'))} via <code>{_e(read.get('api'))}</code> "
+              f"(#{_e(read.get('seq'))}) at {_seconds(read.get('t'))}" if read else
+              f"no hooked read: the value is known from {_e(send.get('source'))}")
     return (f"<details><summary>{_e(send.get('method'))} {_e(send.get('host'))} at "
             f"{_seconds(send.get('t'))}: {_e(send.get('data_type'))} in {_e(send.get('where'))}"
-            f" ({_e(send.get('transform'))}){_recipient(send)}</summary>"
+            f" ({_e(send.get('transform'))}){_recipient(send)}{party}</summary>"
             f"<pre>{_e(send.get('url'))}\n"
-            f"{_e(send.get('excerpt'))}</pre>read by {_e(read.get('sdk'))} via "
-            f"<code>{_e(read.get('api'))}</code> (#{_e(read.get('seq'))}) at "
-            f"{_seconds(read.get('t'))}</details>")
+            f"{_e(send.get('excerpt'))}</pre>{origin}</details>")
+
+
+def _traffic_table(result: AnalysisResult) -> str:
+    """Requests that carried a known value (all of them are in traffic.matches.json)."""
+    flows = annotate(result.context)["flows"]
+    rows = "".join(
+        f"<tr><td>{f['index']}</td><td>{_seconds(f['t'])}</td><td>{_e(f['method'])} "
+        f"{_e(f['host'])}<span class='zh'>{_e(f['etld1'])}, {_e(f['party'])} party"
+        f"{', ' + _e(f['tracker']) if f['tracker'] else ''}</span></td><td>"
+        + "<br>".join(f"{_e(m['data_type'])} in <code>{_e(m['where'])}</code> "
+                      f"(<code>{_e(m['transform'])}</code>, from {_e(m['source'])})"
+                      for m in f["matches"])
+        + "</td></tr>" for f in flows if f["matches"])
+    if not rows:
+        return f"<p>{len(flows)} requests; none carried a known value.</p>"
+    head = ("<tr><th>#</th><th>Time</th><th>Request 请求</th>"
+            "<th>Values found 发现的个人信息</th></tr>")
+    return f"<p>{len(flows)} requests; details in {MATCHES_FILE}.</p><table>{head}{rows}</table>"
 
 
 def _finding_row(finding: Finding, titles_zh: dict[str, str]) -> str:
@@ -147,6 +168,7 @@ def render_report(result: AnalysisResult) -> str:
         f"{_banner(result)}{_header(result)}"
         f"<h2>Timeline 时间线</h2>{_key()}{timeline_svg(result.context)}"
         f"<h2>Findings 发现 ({len(result.findings)})</h2>{_findings_table(result)}"
+        f"<h2>Traffic 流量</h2>{_traffic_table(result)}"
         f"<h2>Statistics 统计</h2><pre>{_e(stats)}</pre>"
         "</body></html>\n"
     )
@@ -154,3 +176,5 @@ def render_report(result: AnalysisResult) -> str:
 
 def write_report(path: Path, result: AnalysisResult) -> None:
     write_text_atomic(path, render_report(result))
+    # The flow annotations the page summarises, next to it (and to findings.json).
+    write_annotations(Path(path).parent, result.context)

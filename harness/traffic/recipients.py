@@ -2,6 +2,9 @@
 
 eTLD+1 comes from the Public Suffix List copy shipped inside ``publicsuffix2`` (offline).
 Tracker names come from consentry's own table ``harness/data/tracker_hosts.json``.
+First party: the host's eTLD+1 is the app's own domain (its package name reversed,
+``org.consentry.specimen`` -> ``consentry.org``) or one the user listed; anything else is a
+third party, whether or not the tracker table knows it.
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from publicsuffix2 import PublicSuffixList
 
@@ -73,3 +77,37 @@ def recipient_of(host: str) -> Recipient:
             tracker = found
             break
     return Recipient(host=name, etld1=etld1, tracker=tracker)
+
+
+Party = Literal["first", "third"]
+
+
+def etld1_of(host: str) -> str:
+    """The registrable domain of ``host`` (the host itself for an IP or a single label)."""
+    return recipient_of(host).etld1
+
+
+@cache
+def app_domain(package: str) -> str | None:
+    """The registrable domain an Android package name stands for, or None when it has no
+    public suffix (``org.consentry.specimen`` -> ``consentry.org``; ``com.tencent.mm`` ->
+    ``tencent.com``)."""
+    labels = [label for label in package.strip().lower().split(".") if label]
+    if len(labels) < 2:
+        return None
+    domain = _psl().get_sld(".".join(reversed(labels)), strict=True)
+    return str(domain) if domain and "." in domain else None
+
+
+def party_of(host: str, package: str | None, first_party_domains: Iterable[str] = ()) -> Party:
+    """``first`` when ``host`` belongs to the app's own domain or to one of
+    ``first_party_domains`` (the domain itself or any subdomain), else ``third``."""
+    name = host.strip().rstrip(".").lower()
+    own = {d.strip().lower().removeprefix("*.").rstrip(".") for d in first_party_domains}
+    domain = app_domain(package) if package else None
+    if domain:
+        own.add(domain)
+    own.discard("")
+    if etld1_of(name) in own or any(name.endswith("." + d) or name == d for d in own):
+        return "first"
+    return "third"

@@ -1,9 +1,10 @@
-"""send-after-refusal: a value the hooks saw leaves the device after the user refused."""
+"""send-after-refusal: a value the hooks saw (or the device's own, or a canary) leaves the
+device after the user refused."""
 
 from __future__ import annotations
 
 from harness.analysis.model import Finding, RunContext
-from harness.analysis.rules.common import group_sends
+from harness.analysis.rules.send_grouping import group_sends
 
 
 class SendAfterRefusal:

@@ -1,9 +1,10 @@
-"""send-before-consent: a value the hooks saw leaves the device before the user decided."""
+"""send-before-consent: a value the hooks saw (or the device's own, or a canary) leaves the
+device before the user decided."""
 
 from __future__ import annotations
 
 from harness.analysis.model import Finding, RunContext
-from harness.analysis.rules.common import group_sends
+from harness.analysis.rules.send_grouping import group_sends
 
 
 class SendBeforeConsent:
