@@ -105,18 +105,24 @@ final class App {
         return permission != null;
     }
 
-    /** Like finish() followed by System.exit(): after the click is answered, the JVM ends. */
+    /**
+     * Like finish() then Process.killProcess(Process.myPid()) on Android: SIGKILL to itself
+     * once the click is answered. (A JVM exit with Frida's Java bridge attached can hang at
+     * the exit safepoint; a kill is also what Android apps do.)
+     */
     void exitProcess() {
         background();
         Thread exit = new Thread(() -> {
             try {
                 Thread.sleep(300);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                System.out.println("specimen: killing itself after the user chose 退出");
+                System.out.flush();
+                new ProcessBuilder("kill", "-9", String.valueOf(ProcessHandle.current().pid()))
+                    .start().waitFor();
+            } catch (Exception e) {
+                e.printStackTrace();
+                Runtime.getRuntime().halt(1);
             }
-            System.out.println("specimen: exiting after the user chose 退出");
-            System.out.flush();
-            Runtime.getRuntime().halt(0);
         }, "exit");
         exit.setDaemon(true);
         exit.start();
