@@ -53,6 +53,7 @@ class AppWatch:
         self.in_foreground: bool | None = None
         self.exited = False
         self._open_prompt: str | None = None
+        self._unanswerable: str | None = None
         self._background_since: float | None = None
         self._controllers = default_keywords().permission.packages
 
@@ -149,7 +150,10 @@ class AppWatch:
                shot: dict[str, str], *, auto: bool) -> None:
         control = prompt.allow if choice == "allow" else prompt.deny
         if control is None:
-            # Loud, not silent: the dialog stays and the evidence says why.
+            # Loud, not silent: the dialog stays and the evidence says why (once per dialog).
+            if self._unanswerable == self._open_prompt:
+                return
+            self._unanswerable = self._open_prompt
             self.recorder.record("permission.unanswerable", {
                 "step": step, "answer": choice, "package": prompt.package,
                 "message": prompt.message, **shot}, source="ui")

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from harness.errors import UiError
+from harness.errors import ScenarioError, UiError
 from harness.recorder import Recorder
 from harness.scenario import runner as runner_module
-from harness.scenario.loader import parse_scenario
+from harness.scenario.loader import builtin_names, load_scenario, parse_scenario
 from harness.scenario.runner import ScenarioRunner
 
 PKG = "com.example.app"
@@ -62,6 +62,11 @@ SCREENS = {
         _button("While using the app", "permission_allow_foreground_only_button", 1000, PERM),
         _button("Don't allow", "permission_deny_button", 1200, PERM), pkg=PERM),
     "launcher": _screen(pkg="com.android.launcher3"),
+    "allow_only": _screen(
+        _node("Allow App to send you notifications?",
+              "com.android.permissioncontroller:id/permission_message", (100, 300, 980, 500),
+              pkg=PERM),
+        _button("Allow", "permission_allow_button", 1000, PERM), pkg=PERM),
 }
 #: (screen, button resource-id name) -> next screen
 MOVES = {("dialog", "disagree"): "layer2", ("dialog", "agree"): "home",
@@ -275,3 +280,40 @@ def test_explore_respects_the_click_budget(tmp_path: Path) -> None:
     events = _run(tmp_path, "  - explore: {seconds: 5, max_clicks: 1}\n", FakeDriver("home"))
     assert len(_types(events, "explore.click")) == 1
     assert _types(events, "explore.done")[0]["stopped"] == "click budget"
+
+
+def test_a_dialog_without_the_policy_button_is_recorded_once_and_left(tmp_path: Path) -> None:
+    driver = FakeDriver("allow_only")
+    events = _run(tmp_path, "  - wait: 0.05\n  - wait: 0.05\n  - wait: 0.05\n", driver)
+    assert len(_types(events, "permission.prompt")) == 1
+    (unanswerable,) = _types(events, "permission.unanswerable")
+    assert unanswerable["answer"] == "deny"
+    assert driver.taps == [] and not _types(events, "permission.answer")
+
+
+# -- the step set and options the runner relies on (loader) --------------------------------
+
+def test_builtin_scenario_set_is_documented_and_denies_permissions() -> None:
+    names = {"idle", "accept", "reject", "reject-restart", "accept-background",
+             "permission-deny", "explore"}
+    assert names <= set(builtin_names())
+    for name in names:
+        scenario = load_scenario(name)
+        assert scenario.description.startswith(f"{name}: "), name
+        assert scenario.permission_policy == "deny"
+    explore = [s for s in load_scenario("explore").steps if s.kind == "explore"]
+    assert explore and explore[0].max_clicks == 30 and explore[0].seconds == 60
+
+
+@pytest.mark.parametrize(("text", "message", "line"), [
+    ("name: x\noptions:\n  permissions: maybe\nsteps: [launch]\n", "allow, deny, ask", 2),
+    ("name: x\noptions: {colour: red}\nsteps: [launch]\n", "unknown key 'colour'", 2),
+    ("name: x\nsteps:\n  - launch\n  - explore: {seconds: 5, max_clicks: 0}\n",
+     "max_clicks", 4),
+    ("name: x\nsteps:\n  - launch\n  - explore: {clicks: 5}\n", "explore: expected", 4),
+])
+def test_bad_options_and_explore_steps_name_the_line(text: str, message: str,
+                                                     line: int) -> None:
+    with pytest.raises(ScenarioError, match=message) as caught:
+        parse_scenario(text, "s.yaml")
+    assert f"s.yaml:{line}" in str(caught.value)
