@@ -1,4 +1,4 @@
-"""The search index: one pyahocorasick automaton over every needle, tuned for tracker text.
+"""The search index: one Aho-Corasick automaton over every needle, tuned for tracker text.
 
 Why not add the needles as they are: request bodies are full of hex and digits (UUIDs,
 timestamps, digests), and with thousands of hex needles an automaton stays deep in its trie
@@ -11,6 +11,11 @@ exact original text and its neighbours (see ``Needle.boundary``), so canonicalis
 adds a match. The price: a needle glued to a preceding letter or digit (``imei356938...``,
 raw digest bytes after an alphanumeric byte) is not found. Keys that are not anchored at the
 root (tried: digits after any letter, raw digests anywhere) halve the speed.
+
+The automaton is ``ahocorasick_rs`` (Rust's aho-corasick, a contiguous NFA: ~5 MiB for 10,000
+variants; its DFA is 40x larger for ~15% more speed) over UTF-8 bytes: a text is encoded and
+canonicalised with ``bytes.translate``; for non-ASCII text, byte offsets of hits are mapped
+back to character offsets. Measured against pyahocorasick on str: ~3x the throughput.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 from harness.traffic.variants import Needle
 
@@ -30,6 +35,7 @@ for _code in range(128):
         _CANON[_code] = _code + 32
     elif not _char.isalnum():
         _CANON[_code] = ord(ANCHOR)
+_CANON_BYTES = bytes(_CANON.get(code, code) for code in range(256))
 
 _FORBIDDEN: dict[str, Callable[[str], bool]] = {
     "digits": str.isdigit,
@@ -77,11 +83,12 @@ class NeedleIndex:
                     continue
                 seen.add(identity)
                 self._keys.setdefault(prefix + canon, []).append((needle, len(prefix)))
-        self._automaton: Any = ahocorasick.Automaton()
-        for key, bucket in self._keys.items():
-            self._automaton.add_word(key, (len(key), bucket))
+        self._buckets: list[list[tuple[Needle, int]]] = list(self._keys.values())
+        self._automaton: Any = None
         if self._keys:
-            self._automaton.make_automaton()
+            self._automaton = ahocorasick_rs.BytesAhoCorasick(
+                [key.encode("utf-8") for key in self._keys],
+                implementation=ahocorasick_rs.Implementation.ContiguousNFA)
         self.variants = len({n.text for bucket in self._keys.values() for n, _ in bucket})
 
     def __bool__(self) -> bool:
@@ -91,8 +98,23 @@ class NeedleIndex:
         """(start of the key in ``text``, bucket) for every key occurrence. The text is
         searched as ANCHOR + canonical(text), so a needle at the very start is anchored too
         and index i of the searched string is index i - 1 of ``text``."""
-        for end, (size, bucket) in self._automaton.iter(ANCHOR + canonical(text)):
-            yield end - size, bucket
+        if self._automaton is None:
+            return
+        ascii_only = text.isascii()
+        data = (ANCHOR + text).encode("ascii" if ascii_only else "utf-8")
+        hits = self._automaton.find_matches_as_indexes(data.translate(_CANON_BYTES),
+                                                       overlapping=True)
+        if ascii_only:
+            for index, start, _ in hits:
+                yield start - 1, self._buckets[index]
+            return
+        # Every key starts at an ASCII character, so a hit's byte offset is a character
+        # boundary; count characters up to each hit, in offset order, in one pass.
+        chars = byte = 0
+        for index, start, _ in sorted(hits, key=lambda hit: hit[1]):
+            chars += len(data[byte:start].decode("utf-8"))
+            byte = start
+            yield chars - 1, self._buckets[index]
 
     def occurs_in(self, text: str) -> bool:
         """Whether any needle occurs in ``text`` (confirmed and cleanly bounded)."""

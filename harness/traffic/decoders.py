@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from harness.traffic import compression, protobuf
 from harness.traffic.exchange import HttpExchange
-from harness.traffic.jsonpaths import child_path, leaves_holding
+from harness.traffic.jsonpaths import child_path, leaves_at
 
 OUTPUT_CAP = 16 << 20  # bytes of decoded output per request
 MAX_DEPTH = 6
@@ -40,17 +40,60 @@ _TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
 _HEX_CHARS = frozenset("0123456789abcdefABCDEF")
 
 
-def has_encoded_layers(text: str) -> bool:
-    """Whether ``text`` may hide a value behind an encoding (cheap, errs towards yes)."""
-    if _ENCODED_HINT.search(text):
-        return True
-    for token in _TOKEN.findall(text):
-        if token != token.lower() and token != token.upper():
-            return True  # base64 of anything mixes cases; hex, digits and UUIDs do not
-        if len(token) >= 40 and all(token[i] in "234567" for i in range(0, 40, 2)) \
-                and _HEX_CHARS.issuperset(token):
-            return True  # ASCII hex of printable text: every byte is 0x20..0x7e
+# Character classes for the layer hint, one str.translate each (C speed): a token is a run of
+# [A-Za-z0-9+/_-] (``_TOKEN``'s class); everything else becomes a space.
+_TOKEN_CLASSES: dict[int, str] = {}
+_HEX_CLASSES: dict[int, str] = {}
+for _code in range(128):
+    _ch = chr(_code)
+    _is_token = _ch.isalnum() or _ch in "+/_-"
+    _TOKEN_CLASSES[_code] = ("U" if _ch.isupper() else "l" if _ch.islower() else "d") \
+        if _is_token else " "
+    _HEX_CLASSES[_code] = ("h" if _ch in _HEX_CHARS else "t") if _is_token else " "
+_HEX_RUN = "h" * 40
+
+
+def _mixed_case_token(text: str) -> bool:
+    """A token of 16+ characters with both cases: base64 of anything mixes cases; hex, digits
+    and UUIDs do not. Visits only the tokens holding an upper-case letter."""
+    classes = text.translate(_TOKEN_CLASSES)
+    pos = classes.find("U")
+    while pos >= 0:
+        start = classes.rfind(" ", 0, pos) + 1
+        end = classes.find(" ", pos)
+        end = len(classes) if end < 0 else end
+        if end - start >= 16 and "l" in classes[start:end]:
+            return True
+        pos = classes.find("U", end)
     return False
+
+
+def _hex_of_text(text: str) -> bool:
+    """A token of 40+ hex digits whose every other digit is 2-7: ASCII hex of printable text
+    (every byte 0x20..0x7e). Visits only runs of 40 hex digits."""
+    classes = text.translate(_HEX_CLASSES)
+    pos = classes.find(_HEX_RUN)
+    while pos >= 0:
+        end = classes.find(" ", pos)
+        end = len(classes) if end < 0 else end
+        # the token starts here and is hex throughout (a non-ASCII character ends it, too)
+        starts = pos == 0 or classes[pos - 1] not in "ht"
+        if starts and not classes[pos:end].lstrip("h").startswith("t") \
+                and all(text[pos + i] in "234567" for i in range(0, 40, 2)):
+            return True
+        pos = classes.find(_HEX_RUN, end)
+    return False
+
+
+def has_encoded_layers(text: str) -> bool:
+    """Whether ``text`` may hide a value behind an encoding (cheap, errs towards yes):
+    %-escapes, JSON escapes (nested JSON, \\u-escaped non-ASCII), base64-looking tokens, ASCII
+    hex of printable text. Only C-speed scans over the whole text; Python runs per candidate."""
+    if ("%" in text or "\\" in text) and _ENCODED_HINT.search(text):
+        return True
+    if text != text.lower() and _mixed_case_token(text):
+        return True
+    return _hex_of_text(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +294,16 @@ class Decoder:
                    only: frozenset[str] | None) -> Generator[Fragment, None, bool]:
         """JSON or a form; returns (as the generator's value) whether ``s`` was one."""
         nested = ":" in where
-        if s[0] in "{[" and s[-1] in "}]":
+        if s[0] in "{[" and s[-1] in "}]" and only is not None:
+            leaves = leaves_at(s, only)  # fast path: parse only around the hits
+            if leaves is not None:
+                added = (*chain, "json") if nested else chain
+                yield Fragment(s, where if nested else f"{where}.json", added, structured=True)
+                for path, leaf in leaves:
+                    yield from self.value(leaf, nest(where, "json", path), added, depth + 1,
+                                          only)
+                return True
+        elif s[0] in "{[" and s[-1] in "}]":
             try:
                 document = json.loads(s)
             except (ValueError, RecursionError):
@@ -259,12 +311,7 @@ class Decoder:
             if isinstance(document, dict | list):
                 added = (*chain, "json") if nested else chain
                 yield Fragment(s, where if nested else f"{where}.json", added, structured=True)
-                if only is None:
-                    yield from self._json(document, where, "$", added, depth + 1)
-                else:
-                    for path, leaf in leaves_holding(document, only):
-                        yield from self.value(leaf, nest(where, "json", path), added, depth + 1,
-                                              only)
+                yield from self._json(document, where, "$", added, depth + 1)
                 return True
         if "=" in s and not s.endswith("=") and _FORM.fullmatch(s):
             added = (*chain, "form") if nested else chain

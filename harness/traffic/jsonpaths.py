@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from typing import Any
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -48,3 +49,103 @@ def leaves_holding(document: Any, only: frozenset[str]) -> list[tuple[str, str]]
             path = f"{path}[{step}]" if isinstance(step, int) else child_path(path, step)
         result.append((path, text))
     return result
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+_scanstring: Any = getattr(json.decoder, "c_scanstring", None) or json.decoder.py_scanstring
+
+
+def _skip_ws(text: str, index: int) -> int:
+    return _WHITESPACE.match(text, index).end()  # type: ignore[union-attr]
+
+
+def leaves_at(text: str, only: frozenset[str]) -> list[tuple[str, str]] | None:
+    """``leaves_holding(json.loads(text), only)`` without walking what cannot hold a hit: every
+    member is parsed by the C decoder, but only members whose source text contains one of
+    ``only`` are taken apart in Python. None when ``text`` is not one JSON array or object.
+
+    Exact when ``text`` has no backslash (the caller's fast path: no escapes, so a decoded
+    leaf holds a needle only if its source text does); with one, it falls back to the full walk.
+    With duplicate keys every occurrence is searched (``json.loads`` keeps the last)."""
+    if "\\" in text:
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+        return leaves_holding(document, only) if isinstance(document, dict | list) else None
+    spans = sorted({(i, i + len(h)) for h in only if h for i in _occurrences(text, h)})
+    starts = [s for s, _ in spans]
+    found: list[tuple[tuple[str | int, ...], str]] = []
+
+    def holds(start: int, end: int) -> bool:
+        """Whether a needle occurrence lies within ``text[start:end]``."""
+        i = bisect_left(starts, start)
+        while i < len(spans) and spans[i][0] < end:
+            if spans[i][1] <= end:
+                return True
+            i += 1
+        return False
+
+    def check(parts: tuple[str | int, ...], leaf: str) -> None:
+        if any(h in leaf for h in only):
+            found.append((parts, leaf))
+
+    def value(index: int, parts: tuple[str | int, ...]) -> int:
+        node, end = _DECODER.raw_decode(text, index)
+        if not holds(index, end):
+            return int(end)
+        if isinstance(node, dict):
+            members(index + 1, parts, "}")
+        elif isinstance(node, list):
+            members(index + 1, parts, "]")
+        elif isinstance(node, str):
+            check(parts, node)
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            check(parts, repr(node))
+        return int(end)
+
+    def members(index: int, parts: tuple[str | int, ...], close: str) -> None:
+        index = _skip_ws(text, index)
+        position = 0
+        while text[index] != close:
+            if close == "}":
+                key, after = _scanstring(text, index + 1)
+                if holds(index, after):
+                    check((*parts, key), key)
+                index = _skip_ws(text, _skip_ws(text, after) + 1)  # past the colon
+                index = value(index, (*parts, key))
+            else:
+                index = value(index, (*parts, position))
+                position += 1
+            index = _skip_ws(text, index)
+            if text[index] == ",":
+                index = _skip_ws(text, index + 1)
+
+    try:
+        start = _skip_ws(text, 0)
+        if text[start:start + 1] not in ("{", "["):
+            return None
+        _, end = _DECODER.raw_decode(text, start)  # validates the whole document once
+        if _skip_ws(text, end) != len(text):
+            return None
+        if spans:
+            value(start, ())
+    except (ValueError, RecursionError, IndexError):
+        return None
+    result = []
+    for steps, leaf in found:
+        path = "$"
+        for step in steps:
+            path = f"{path}[{step}]" if isinstance(step, int) else child_path(path, step)
+        result.append((path, leaf))
+    return result
+
+
+def _occurrences(text: str, needle: str) -> list[int]:
+    found = []
+    index = text.find(needle)
+    while index >= 0:
+        found.append(index)
+        index = text.find(needle, index + 1)
+    return found
