@@ -92,45 +92,53 @@ def leaves_at(text: str, only: frozenset[str]) -> list[tuple[str, str]] | None:
             found.append((parts, leaf))
 
     def value(index: int, parts: tuple[str | int, ...]) -> int:
+        """Parse the value at ``index`` (C decoder), take it apart if it holds a hit; its end."""
         node, end = _DECODER.raw_decode(text, index)
         if not holds(index, end):
             return int(end)
-        if isinstance(node, dict):
-            members(index + 1, parts, "}")
-        elif isinstance(node, list):
-            members(index + 1, parts, "]")
-        elif isinstance(node, str):
+        if isinstance(node, dict | list):
+            return members(index, parts)  # its members are parsed again, one by one
+        if isinstance(node, str):
             check(parts, node)
         elif isinstance(node, int | float) and not isinstance(node, bool):
             check(parts, repr(node))
         return int(end)
 
-    def members(index: int, parts: tuple[str | int, ...], close: str) -> None:
-        index = _skip_ws(text, index)
+    def members(index: int, parts: tuple[str | int, ...]) -> int:
+        """Walk the array or object at ``index`` strictly (as json.loads would); its end."""
+        close = "}" if text[index] == "{" else "]"
+        index = _skip_ws(text, index + 1)
+        if text[index] == close:
+            return index + 1
         position = 0
-        while text[index] != close:
+        while True:
             if close == "}":
+                if text[index] != '"':
+                    raise ValueError("expected a key")
                 key, after = _scanstring(text, index + 1)
                 if holds(index, after):
                     check((*parts, key), key)
-                index = _skip_ws(text, _skip_ws(text, after) + 1)  # past the colon
-                index = value(index, (*parts, key))
+                index = _skip_ws(text, after)
+                if text[index] != ":":
+                    raise ValueError("expected a colon")
+                index = value(_skip_ws(text, index + 1), (*parts, key))
             else:
                 index = value(index, (*parts, position))
                 position += 1
             index = _skip_ws(text, index)
-            if text[index] == ",":
-                index = _skip_ws(text, index + 1)
+            if text[index] == close:
+                return index + 1
+            if text[index] != ",":
+                raise ValueError("expected a comma")
+            index = _skip_ws(text, index + 1)
 
     try:
         start = _skip_ws(text, 0)
         if text[start:start + 1] not in ("{", "["):
             return None
-        _, end = _DECODER.raw_decode(text, start)  # validates the whole document once
-        if _skip_ws(text, end) != len(text):
+        # the root is walked member by member, so the document is parsed about once
+        if _skip_ws(text, members(start, ())) != len(text):
             return None
-        if spans:
-            value(start, ())
     except (ValueError, RecursionError, IndexError):
         return None
     result = []
