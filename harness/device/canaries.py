@@ -139,7 +139,7 @@ class CanarySet:
         self.device = device
         self.token = token or new_token()
         self.values = canary_values(self.token)
-        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self._undo: list[tuple[str, Callable[[], object]]] = []
 
     def _run(self, command: str, what: str) -> str:
         result = self.device.shell(command, timeout=30.0)

@@ -53,7 +53,7 @@ def leaves_holding(document: Any, only: frozenset[str]) -> list[tuple[str, str]]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
-_scanstring: Any = getattr(json.decoder, "c_scanstring", None) or json.decoder.py_scanstring
+_scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 def _skip_ws(text: str, index: int) -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
