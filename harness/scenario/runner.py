@@ -67,7 +67,9 @@ class ScenarioRunner:
         for index, step in enumerate(scenario.steps, 1):
             self.app.check()
             if index > 1 and not self.watch.exited:
-                self.watch.look(index - 1)  # between steps: a dialog may have come up
+                # Between steps a dialog may have come up; one the next step answers
+                # explicitly is left open for it.
+                self.watch.look(index - 1, answer="ask" if step.kind == "permission" else None)
             log.info("step %d/%d: %s", index, len(scenario.steps), step.describe())
             self.recorder.record("ui.step", {"index": index, "action": step.kind,
                                              "detail": step.describe(), "line": step.line},

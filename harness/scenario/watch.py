@@ -110,8 +110,9 @@ class AppWatch:
     def look(self, step: int, answer: str | None = None) -> Look:
         """Sync the foreground, dump the screen, handle a permission dialog on it.
 
-        ``answer`` overrides the policy (an explicit ``permission:`` step); the policy ``ask``
-        leaves the dialog open and returns it in :attr:`Look.prompt`.
+        ``answer`` overrides the policy (an explicit ``permission:`` step, or ``ask`` to leave
+        the dialog for one); ``ask`` leaves the dialog open and returns it in
+        :attr:`Look.prompt`.
         """
         self.sync()
         if self.exited:

@@ -222,6 +222,15 @@ def test_explicit_permission_step_overrides_the_policy(tmp_path: Path) -> None:
     assert answer["control"]["resource_id"].endswith("permission_allow_foreground_only_button")
 
 
+def test_a_dialog_between_steps_is_left_for_the_explicit_permission_step(
+        tmp_path: Path) -> None:
+    driver = FakeDriver("home", queue=["permission"])
+    events = _run(tmp_path, "  - wait: 0\n  - permission: allow\n", driver)
+    (answer,) = _types(events, "permission.answer")
+    assert answer["answer"] == "allow" and answer["auto"] is False
+    assert len(_types(events, "permission.prompt")) == 1
+
+
 def test_missing_permission_dialog_is_recorded(tmp_path: Path) -> None:
     events = _run(tmp_path, "  - permission: {action: deny, timeout: 0.05}\n",
                   FakeDriver("home"))
