@@ -88,12 +88,22 @@ class ValueMatcher:
                     raise InputError(f"values: {data_type}[{i}] must be a string or integer, "
                                      f"got {entry!r}")
         self._index = NeedleIndex(needles)
+        self._last: tuple[str, list[tuple[int, int, Needle]]] | None = None
         self.notes: list[str] = []
         """What the last :meth:`scan` could not search (decoding caps); empty when complete."""
 
+    def _find(self, text: str) -> list[tuple[int, int, Needle]]:
+        """The index's hits in ``text``; the last text's are kept, because the decoder's probe
+        and the matcher see the same body text (the same object) one after the other."""
+        if self._last is not None and self._last[0] is text:
+            return self._last[1]
+        hits = list(self._index.find(text))
+        self._last = (text, hits)
+        return hits
+
     def _present(self, text: str) -> set[str]:
         """The needle texts that occur in ``text``."""
-        return {needle.text for _, _, needle in self._index.find(text)}
+        return {needle.text for _, _, needle in self._find(text)}
 
     @property
     def variant_count(self) -> int:
@@ -118,7 +128,7 @@ class ValueMatcher:
 
         for fragment in decoder.exchange(exchange):
             coords: list[tuple[int, int, Needle]] = []
-            for start, end, needle in self._index.find(fragment.text):
+            for start, end, needle in self._find(fragment.text):
                 if needle.kind == "package":
                     packages.setdefault(needle.value, fragment.where)
                     package_type = needle.data_type
@@ -143,6 +153,7 @@ class ValueMatcher:
             wheres = sorted(set(packages.values()))
             found[(package_type, "", "", "")] = emit(
                 package_type, ",".join(sorted(packages)), wheres[0], "plain")
+        self._last = None  # do not keep a body alive after its request
         self.notes = [f"flow {exchange.index} ({exchange.url}): {n}" for n in decoder.notes]
         for note in self.notes:
             log.warning("warning: not fully searched: %s", note)
