@@ -163,7 +163,25 @@ class Decoder:
 
     # -- a request ---------------------------------------------------------------------
     def exchange(self, ex: HttpExchange) -> Iterator[Fragment]:
+        yield from self._head(ex)
+        if ex.request_body:
+            body, chain = self._content_decode(ex.request_body, ex.header("content-encoding"))
+            yield from self.blob(body, "body", chain, 1, ex.header("content-type"))
+        for i, message in enumerate(ex.websocket_messages):
+            yield from self.blob(message, f"websocket[{i}]", (), 1)
+
+    def _head_is_clean(self, ex: HttpExchange, query: str) -> bool:
+        """Fast path for URL and headers, probed as one text: nothing to find in them when no
+        needle occurs and nothing is encoded (``+`` in a query decodes to a space)."""
+        if self.probe is None or "+" in query:
+            return False
+        head = "\n".join([ex.url, *(f"{name}: {value}" for name, value in ex.request_headers)])
+        return not has_encoded_layers(head) and not self.probe(head)
+
+    def _head(self, ex: HttpExchange) -> Iterator[Fragment]:
         parts = urlsplit(ex.url)
+        if self._head_is_clean(ex, parts.query):
+            return
         yield Fragment(unquote(parts.path), "path", structured=True)
         for segment in parts.path.split("/"):
             if segment:
@@ -179,11 +197,6 @@ class Decoder:
                     yield from self.value(cvalue or cname, f"cookie:{cname}", (), 1)
             else:
                 yield from self.value(value, f"header:{name}", (), 1)
-        if ex.request_body:
-            body, chain = self._content_decode(ex.request_body, ex.header("content-encoding"))
-            yield from self.blob(body, "body", chain, 1, ex.header("content-type"))
-        for i, message in enumerate(ex.websocket_messages):
-            yield from self.blob(message, f"websocket[{i}]", (), 1)
 
     def _content_decode(self, body: bytes, header: str | None) -> tuple[bytes, tuple[str, ...]]:
         chain: tuple[str, ...] = ()
