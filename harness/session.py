@@ -100,10 +100,15 @@ class Session:
                 f"the app process ended unexpectedly ({self._instrumenter.unexpected_exit})")
 
     def _stop_app(self, why: str) -> None:
-        if self._instrumenter is not None:
-            self._instrumenter.expect_exit()
-            self._instrumenter.detach()
+        # Flush, then kill, then detach: unloading hooks from a live process first is
+        # pointless (it is about to die) and slow (HotSpot redefines every hooked class).
+        instrumenter = self._instrumenter
+        if instrumenter is not None:
+            instrumenter.expect_exit()
+            instrumenter.flush()
         self.target.stop_app(self.app)
+        if instrumenter is not None:
+            instrumenter.detach()
         self.recorder.record("app.stop", {"reason": why, "package": self.package})
 
     # -- the run --------------------------------------------------------------------------

@@ -22,7 +22,8 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run directory to create (default: "
                         "consentry-runs/<app>-<scenario>-<time>)")
     parser.add_argument("--categories", help="only hook these catalogue categories, "
-                        "comma-separated (default: all; see `consentry catalogue`)")
+                        "comma-separated, or 'all' (default: all but the opt-in 'crypto'; see "
+                        "`consentry catalogue`)")
     parser.add_argument("--settle", type=float, default=2.0,
                         help="seconds to wait after the last step for late events (default 2)")
     parser.add_argument("--no-analyze", action="store_true",
@@ -36,6 +37,8 @@ def categories(value: str | None) -> set[str] | None:
 
     wanted = {c.strip() for c in value.split(",") if c.strip()}
     known = set(load_catalogue().categories())
+    if wanted == {"all"}:
+        return known
     unknown = wanted - known
     if unknown:
         raise ConfigError(f"unknown categories {sorted(unknown)}; known: {sorted(known)}")

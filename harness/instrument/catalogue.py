@@ -21,9 +21,18 @@ EVENTS = frozenset({"hook.call", "permission.check", "permission.request", "life
 FORMATS = frozenset({"string", "location", "package_list", "clip", "bytes_hex", "bytes_mac",
                      "ipv4_int", "permission_result", "none"})
 MATCHERS = ("in", "prefix", "contains")
+#: Categories hooked only when asked for (``--categories``): the runtime itself calls these
+#: methods constantly (a TLS handshake hashes thousands of times), so by default they would
+#: cost far more than they tell.
+OPT_IN_CATEGORIES = frozenset({"crypto"})
+#: Default ``skip_callers`` of entries on ``java.*`` / ``javax.*`` classes: the runtime's
+#: own use of its primitives (fonts opening files, the TLS stack hashing, InetAddress's
+#: toString) is not something the app did.
+RUNTIME_CALLERS = ("java.", "javax.", "jdk.", "sun.", "com.sun.", "libcore.", "dalvik.",
+                   "android.", "com.android.", "org.conscrypt.")
 _FIELDS = {"id", "class", "method", "overloads", "category", "data_type", "event", "when",
            "record_args", "format", "permissions_arg", "api_level", "notes", "record_this",
-           "static", "params", "returns"}
+           "static", "params", "returns", "skip_callers"}
 #: The Java return type a stub declares when the entry does not say, by ``format``.
 DEFAULT_RETURNS = {"string": "java.lang.String", "location": "android.location.Location",
                    "package_list": "java.util.List", "clip": "android.content.ClipData",
@@ -78,6 +87,9 @@ class CatalogueEntry:
     notes: str = ""
     record_this: bool = False
     """Record the receiver's text form (a URL, a file, a call) as ``this``."""
+    skip_callers: tuple[str, ...] = ()
+    """Do not record calls whose immediate caller's frame starts with one of these prefixes
+    (e.g. the runtime's own TLS stack hashing through MessageDigest)."""
     static: bool = False
     params: tuple[str, ...] | None = None
     """Parameter types of the method a stub declares when ``overloads`` is ``all``."""
@@ -112,6 +124,7 @@ class CatalogueEntry:
             "event": self.event,
             "when": [c.to_json() for c in self.when],
             "recordThis": self.record_this,
+            "skipCallers": list(self.skip_callers),
             "recordArgs": list(self.record_args) if self.record_args is not None else None,
             "format": self.format,
             "permissionsArg": self.permissions_arg,
@@ -135,8 +148,10 @@ class Catalogue:
         return sorted({e.category for e in self.entries})
 
     def filter(self, categories: set[str] | None) -> Catalogue:
-        if not categories:
-            return self
+        """Entries of these categories; None means the default set (all but opt-in ones)."""
+        if categories is None:
+            return Catalogue(tuple(e for e in self.entries
+                                   if e.category not in OPT_IN_CATEGORIES))
         return Catalogue(tuple(e for e in self.entries if e.category in categories))
 
     def to_agent(self) -> list[dict[str, Any]]:
@@ -197,6 +212,12 @@ def _entry(path: Path, raw: Any) -> CatalogueEntry:
     for flag in ("static", "record_this"):
         if not isinstance(raw.get(flag, False), bool):
             raise _fail(path, raw, f"{flag} must be true or false", flag)
+    default_skip = list(RUNTIME_CALLERS) if raw["class"].startswith(("java.", "javax.")) else []
+    skip_callers = raw.get("skip_callers", default_skip)
+    if not (isinstance(skip_callers, list) and all(isinstance(p, str) and p
+                                                    for p in skip_callers)):
+        raise _fail(path, raw, "skip_callers must be a list of package prefixes",
+                    "skip_callers")
     record_args = raw.get("record_args")
     if record_args is not None and not (
         isinstance(record_args, list) and all(isinstance(i, int) for i in record_args)
@@ -214,6 +235,7 @@ def _entry(path: Path, raw: Any) -> CatalogueEntry:
         api_level=str(raw.get("api_level", "")), notes=str(raw.get("notes", "")),
         record_this=bool(raw.get("record_this", False)), static=bool(raw.get("static", False)),
         params=tuple(params) if params is not None else None, returns=returns,
+        skip_callers=tuple(skip_callers),
         source=f"{path.name}:{raw.line if isinstance(raw, LineDict) else '?'}",
     )
 

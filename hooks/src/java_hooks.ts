@@ -11,6 +11,7 @@ import { EventBuffer } from "./buffer.js";
 import { CatalogueEntry, Coverage } from "./protocol.js";
 import { describeArg, formatReturn, permissionNames } from "./values.js";
 
+const MODULE_PREFIX = /^[\w.$-]*(@[^/]*)?\/+/;
 const STACK_SKIP = ["java.lang.Thread.getStackTrace", "dalvik.system.VMStack.getThreadStackTrace"];
 
 /** The catalogue's argument condition; the host sends only the matchers that were given. */
@@ -48,6 +49,11 @@ function jniTypeName(type: string): string {
 
 interface Slot {
     entries: Entry[];
+}
+
+/** Calls of the same kind nest into one record: same event type and data type. */
+function kindOf(entry: Entry): string {
+    return `${entry.event}|${entry.dataType}|${entry.category}`;
 }
 
 export class JavaHooks {
@@ -162,13 +168,23 @@ export class JavaHooks {
         overload.implementation = function (this: any, ...args: any[]) {
             let ret: any;
             let error: any;
+            const kinds = slot.entries.map(kindOf);
+            const tid = Process.getCurrentThreadId();
+            hooks.enter(tid, kinds);
             try {
                 ret = overload.call(this, ...args);
             } catch (e) {
                 error = e;
+            } finally {
+                hooks.leave(tid, kinds);
             }
             for (const entry of slot.entries) {
-                hooks.record(entry, this, args, ret, error);
+                // An API built on another hooked API of the same kind (checkSelfPermission →
+                // checkPermission, getImei() → getImei(slot)) is recorded once: at the
+                // outermost call, the one the caller made.
+                if (!hooks.insideSameKind(tid, kindOf(entry))) {
+                    hooks.record(entry, this, args, ret, error);
+                }
             }
             if (error !== undefined) {
                 throw error;
@@ -273,6 +289,41 @@ export class JavaHooks {
         return true;
     }
 
+    private active = new Map<number, Map<string, number>>();
+
+    enter(tid: number, kinds: string[]): void {
+        let counts = this.active.get(tid);
+        if (counts === undefined) {
+            counts = new Map();
+            this.active.set(tid, counts);
+        }
+        for (const kind of kinds) {
+            counts.set(kind, (counts.get(kind) ?? 0) + 1);
+        }
+    }
+
+    leave(tid: number, kinds: string[]): void {
+        const counts = this.active.get(tid);
+        if (counts === undefined) {
+            return;
+        }
+        for (const kind of kinds) {
+            const n = (counts.get(kind) ?? 1) - 1;
+            if (n > 0) {
+                counts.set(kind, n);
+            } else {
+                counts.delete(kind);
+            }
+        }
+        if (counts.size === 0) {
+            this.active.delete(tid);
+        }
+    }
+
+    insideSameKind(tid: number, kind: string): boolean {
+        return (this.active.get(tid)?.get(kind) ?? 0) > 0;
+    }
+
     private record(entry: Entry, self: any, args: any[], ret: any, error: any): void {
         const tid = Process.getCurrentThreadId();
         const depth = this.depth.get(tid) ?? 0;
@@ -284,6 +335,14 @@ export class JavaHooks {
             if (!this.conditionsHold(entry, self, args)) {
                 return;
             }
+            const stack = this.stack();
+            if (entry.skipCallers !== undefined && entry.skipCallers.length > 0) {
+                // stack[0] is the hooked method itself; stack[1] is who called it.
+                const caller = stack.length > 1 ? stack[1] : "";
+                if (entry.skipCallers.some(prefix => caller.startsWith(prefix))) {
+                    return;
+                }
+            }
             const event: any = {
                 type: entry.event,
                 device_t: Date.now() / 1000,
@@ -293,7 +352,7 @@ export class JavaHooks {
                 data_type: entry.dataType,
                 args: this.recordArgs(entry, args),
                 ret: error === undefined ? formatReturn(entry.format, ret) : null,
-                stack: this.stack(),
+                stack,
                 thread: this.threadName(),
                 tid,
                 pid: Process.id,
@@ -335,12 +394,13 @@ export class JavaHooks {
         const frames = this.threadClass.currentThread().getStackTrace();
         const out: string[] = [];
         for (let i = 0; i < frames.length && out.length < this.stackDepth; i++) {
-            const text = String(frames[i].toString());
-            if (STACK_SKIP.some(prefix => text.startsWith(prefix)
-                || text.startsWith(`java.base/${prefix}`))) {
+            // HotSpot prefixes frames with their module ("java.base/", "jdk.httpserver/",
+            // "app//" for the class path); ART does not. Strip it so frames read alike.
+            const text = String(frames[i].toString()).replace(MODULE_PREFIX, "");
+            if (STACK_SKIP.some(prefix => text.startsWith(prefix))) {
                 continue;
             }
-            out.push(text.replace(/^java\.base\//, ""));
+            out.push(text);
         }
         return out;
     }

@@ -16,6 +16,7 @@ export interface CatalogueEntry {
     recordArgs: number[] | null;
     format: string;
     permissionsArg: number | null;
+    skipCallers?: string[];
 }
 
 export interface InitOptions {

@@ -41,7 +41,11 @@ def _by(findings: list[dict], rule: str) -> list[dict]:
 def test_accept_run_bundle_is_complete(accept_run):
     manifest = json.loads((accept_run.run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["coverage"]["installed"] == manifest["coverage"]["total"] > 0
+    coverage = manifest["coverage"]
+    # The specimen stubs only the classes it uses; the rest of the catalogue is skipped as
+    # absent (on Android the framework classes exist), never for another reason.
+    assert coverage["installed"] >= 20 and coverage["total"] > 300
+    assert set(coverage["skipped_by_reason"]) <= {"class not found", "method not found"}
     assert manifest["frida"]["java_bridge"] == "7.0.13"
     assert manifest["clock"]["samples"] > 0 and manifest["clock"]["error"] < 1
     for name, facts_ in manifest["files"].items():
