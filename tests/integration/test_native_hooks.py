@@ -298,3 +298,147 @@ def test_plaintext_is_capped_and_says_so(tmp_path: Path, agent_bundle: AgentBund
     (out,) = plaintext(events, "out")
     assert out["truncated"] and out["size"] > 5000
     assert len(base64.b64decode(out["data_b64"])) == 1024
+
+
+# --- on the JVM: pinning bypass, and a native read's Java stack --------------------------
+
+STUBS = {
+    "com/android/org/conscrypt/TrustManagerImpl.java": """
+package com.android.org.conscrypt;
+import java.security.cert.*; import java.util.List;
+public class TrustManagerImpl {
+    public List<X509Certificate> verifyChain(List<X509Certificate> untrustedChain,
+            List<TrustAnchor> trustAnchorChain, String host, boolean clientAuth,
+            byte[] ocspData, byte[] tlsSctData) throws CertificateException {
+        throw new CertificateException("verifyChain: not trusted for " + host); }
+    public List<X509Certificate> checkTrustedRecursive(List<X509Certificate> certs,
+            String host) throws CertificateException {
+        throw new CertificateException("checkTrustedRecursive: not trusted"); }
+}""",
+    "okhttp3/CertificatePinner.java": """
+package okhttp3;
+import java.security.cert.Certificate; import java.util.List; import java.util.function.Supplier;
+import javax.net.ssl.SSLPeerUnverifiedException;
+public class CertificatePinner {
+    public void check(String hostname, List<Certificate> peerCertificates)
+            throws SSLPeerUnverifiedException {
+        throw new SSLPeerUnverifiedException("Certificate pinning failure: " + hostname); }
+    public void check$okhttp(String hostname, Supplier<List<Certificate>> certificates)
+            throws SSLPeerUnverifiedException {
+        throw new SSLPeerUnverifiedException("Certificate pinning failure: " + hostname); }
+}""",
+    "android/security/net/config/NetworkSecurityTrustManager.java": """
+package android.security.net.config;
+import java.security.cert.*; import java.util.List;
+public class NetworkSecurityTrustManager {
+    public void checkServerTrusted(X509Certificate[] chain, String authType)
+            throws CertificateException { throw new CertificateException("nsc: untrusted"); }
+    public void checkPins(List<X509Certificate> chain) throws CertificateException {
+        throw new CertificateException("nsc: pin mismatch"); }
+}""",
+    "com/demo/PinDriver.java": """
+package com.demo;
+import java.io.*; import java.util.*;
+public class PinDriver {
+    interface Check { void run() throws Exception; }
+    static void attempt(String name, Check check) {
+        try { check.run(); System.out.println("PASS " + name); }
+        catch (Exception e) { System.out.println("FAIL " + name + ": " + e.getMessage()); }
+    }
+    static String readMac() throws IOException {
+        try (FileInputStream in = new FileInputStream("/sys/class/net/lo/address")) {
+            return new String(in.readAllBytes()).trim(); }
+    }
+    public static void main(String[] args) throws Exception {
+        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in));
+        System.out.println("READY"); System.out.flush();
+        stdin.readLine();
+        com.android.org.conscrypt.TrustManagerImpl tm = new com.android.org.conscrypt.TrustManagerImpl();
+        okhttp3.CertificatePinner pinner = new okhttp3.CertificatePinner();
+        android.security.net.config.NetworkSecurityTrustManager nsc =
+            new android.security.net.config.NetworkSecurityTrustManager();
+        attempt("verifyChain", () -> tm.verifyChain(new ArrayList<>(), new ArrayList<>(),
+            "pinned.example", false, null, null));
+        attempt("checkTrustedRecursive", () -> tm.checkTrustedRecursive(new ArrayList<>(), "h"));
+        attempt("check", () -> pinner.check("pinned.example", new ArrayList<>()));
+        attempt("check$okhttp", () -> pinner.check$okhttp("pinned.example", ArrayList::new));
+        attempt("checkServerTrusted", () -> nsc.checkServerTrusted(null, "RSA"));
+        attempt("checkPins", () -> nsc.checkPins(new ArrayList<>()));
+        System.out.println("MAC " + readMac());
+        System.out.println("DONE"); System.out.flush();
+        stdin.readLine();
+    }
+}""",
+}
+PIN_CHECKS = ["verifyChain", "checkTrustedRecursive", "check", "check$okhttp",
+              "checkServerTrusted", "checkPins"]
+
+
+@pytest.fixture(scope="module")
+def pin_driver(tmp_path_factory: pytest.TempPathFactory, jdk: str) -> list[str]:
+    src = tmp_path_factory.mktemp("pin_src")
+    classes = tmp_path_factory.mktemp("pin_classes")
+    for name, text in STUBS.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(text)
+    subprocess.run([jdk, "-d", str(classes), *(str(src / n) for n in STUBS)], check=True,
+                   capture_output=True, text=True)
+    java = str(Path(jdk).with_name("java"))
+    return [java, "-cp", str(classes), "com.demo.PinDriver"]
+
+
+def drive(command: list[str], instrument: Any = None, before_end: Any = None) -> list[str]:
+    """Run the driver; ``instrument(pid)`` is called while it waits at READY, ``before_end()``
+    before it is let go (the agent leaves a JVM before it exits, as the session does)."""
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as process:
+        assert process.stdin is not None and process.stdout is not None
+        assert process.stdout.readline().strip() == "READY"
+        if instrument is not None:
+            instrument(process.pid)
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        lines = []
+        for line in process.stdout:
+            if line.strip() == "DONE":
+                break
+            lines.append(line.strip())
+        if before_end is not None:
+            before_end()
+        process.stdin.write("end\n")
+        process.stdin.flush()
+        process.wait(30)
+    return lines
+
+
+def test_pinning_stubs_fail_without_the_agent(pin_driver: list[str]) -> None:
+    lines = drive(pin_driver)
+    assert [line.split(":")[0] for line in lines if line.startswith("FAIL")] == \
+        [f"FAIL {name}" for name in PIN_CHECKS]
+
+
+def test_unpin_bypasses_each_check_and_native_reads_carry_the_java_stack(
+        tmp_path: Path, agent_bundle: AgentBundle, pin_driver: list[str]) -> None:
+    recorder = Recorder(tmp_path / "run")
+    instrumenter = Instrumenter(recorder, Catalogue([]), agent_bundle, LOCAL,
+                                agent_options={"unpin": True})
+    try:
+        lines = drive(pin_driver, lambda pid: instrumenter.attach(
+            SpawnedApp(pid=pid, process="pin-driver")), instrumenter.detach)
+    finally:
+        instrumenter.detach()
+        recorder.close()
+    assert [line for line in lines if not line.startswith("MAC")] == \
+        [f"PASS {name}" for name in PIN_CHECKS]
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text()
+              .splitlines()]
+    unpinned = [e["data"] for e in events if e["type"] == "agent.unpinned"]
+    assert [u["api"].rsplit(".", 1)[1] for u in unpinned] == PIN_CHECKS
+    assert unpinned[0]["host"] == "pinned.example" and unpinned[0]["process"] == "pin-driver"
+    assert any("com.demo.PinDriver" in frame for frame in unpinned[0]["stack"])
+    assert instrumenter.coverage["layers"]["unpin"]["installed"] == len(PIN_CHECKS)
+
+    (mac,) = [c for c in hook_calls(events) if c["data_type"] == "mac"]
+    assert mac["args"] == ["/sys/class/net/lo/address"] and f"MAC {mac['ret']}" in lines
+    assert any(f.startswith("com.demo.PinDriver.readMac") for f in mac["java_stack"])
+    assert mac["stack"] == mac["java_stack"] and mac["native_stack"]
