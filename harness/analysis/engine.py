@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.analysis.annotate import write_annotations
 from harness.analysis.attribution import Attribution, SdkTable, attribute, load_sdk_table
 from harness.analysis.model import Finding, Rule, RunContext
 from harness.analysis.result import AnalysisResult, RuleError, RuleInfo
@@ -70,6 +71,7 @@ def analyze(run_dir: Path, rules: Sequence[Rule] | None = None) -> AnalysisResul
 
 
 def write_outputs(run_dir: Path, result: AnalysisResult) -> None:
-    """Write ``findings.json`` and ``report.html`` into ``run_dir``."""
+    """Write ``findings.json``, ``traffic.matches.json`` and ``report.html`` into ``run_dir``."""
     write_findings(Path(run_dir) / "findings.json", result)
+    write_annotations(Path(run_dir), result.context)
     write_report(Path(run_dir) / "report.html", result)

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.annotate import MATCHES_FILE, annotate, write_annotations
+from harness.analysis.annotate import MATCHES_FILE, annotate
 from harness.analysis.model import Finding
 from harness.analysis.result import AnalysisResult
 from harness.report.jsonout import write_text_atomic
@@ -176,5 +176,3 @@ def render_report(result: AnalysisResult) -> str:
 
 def write_report(path: Path, result: AnalysisResult) -> None:
     write_text_atomic(path, render_report(result))
-    # The flow annotations the page summarises, next to it (and to findings.json).
-    write_annotations(Path(path).parent, result.context)

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from harness.analysis.model import Finding, Rule, RunContext
-from harness.analysis.sendmatch import SendMatch
 from harness.analysis.timeline import Phase
 from harness.analysis.values import Read
 from harness.events import HOOK_CALL, Event
@@ -97,56 +96,3 @@ def sender_of(reads: Sequence[Read], host: str) -> Read:
         if host_labels & (set(package.lower().split(".")) - _GENERIC_LABELS):
             return read
     return reads[-1]
-
-
-def group_sends(rule: Rule, ctx: RunContext, phase: Phase) -> list[Finding]:
-    """One finding per (reading SDK, recipient host) over the sends in ``phase``.
-
-    A send is attributed to the SDK of the latest read of that value before the request: the
-    nearest provenance. Every SDK that read the value is listed in ``read_by``.
-    """
-    groups: dict[tuple[str, str], list[tuple[SendMatch, list[Read]]]] = {}
-    seen: set[tuple[int, str, str]] = set()
-    for match in ctx.sends:
-        # one send per (request, value): other places or encodings in it add no evidence
-        key = (match.flow_event.seq, match.data_type, match.value)
-        if ctx.phase(match.flow_event.t) != phase or key in seen:
-            continue
-        seen.add(key)
-        reads = ctx.values.reads_of(match.data_type, match.value, until=match.flow_event.t)
-        if not reads:
-            continue  # value first read after it was sent: seen, not read by the app here
-        sender = sender_of(reads, match.host)
-        reads = [r for r in reads if r.attribution.sdk == sender.attribution.sdk]
-        groups.setdefault((sender.attribution.sdk, match.host), []).append((match, reads))
-    findings = []
-    for (sdk, host), items in sorted(groups.items()):
-        items.sort(key=lambda item: (item[0].flow_event.t, item[0].flow_event.seq,
-                                     item[0].data_type, item[0].value))
-        seqs = {m.flow_event.seq for m, _ in items} | {r.event.seq for _, rs in items for r in rs}
-        sends = [{
-            "flow": m.flow_id, "seq": m.flow_event.seq, "t": ctx.rel(m.flow_event.t),
-            "method": m.flow_event.data.get("method"), "url": m.url, "host": m.host,
-            "data_type": m.data_type, "value": m.value, "where": m.where,
-            "transform": m.transform, "recipient": m.recipient, "excerpt": m.excerpt,
-            "read": {"seq": rs[-1].event.seq, "t": ctx.rel(rs[-1].event.t),
-                     "api": rs[-1].event.data.get("api"), "sdk": rs[-1].attribution.sdk,
-                     "frame": rs[-1].attribution.frame},
-        } for m, rs in items]
-        first = items[0][0]
-        findings.append(Finding(
-            rule=rule.id, title=rule.title,
-            data_types=tuple(sorted({m.data_type for m, _ in items})), sdk=sdk,
-            sdk_package=items[0][1][-1].attribution.sdk_package,
-            first_seen=ctx.rel(first.flow_event.t), count=len(items),
-            events=tuple(sorted(seqs)), flows=tuple(sorted({m.flow_id for m, _ in items})),
-            details={
-                "phase": phase, "host": host,
-                "read_by": sorted({r.attribution.sdk for _, rs in items for r in rs}),
-                "transforms": sorted({m.transform for m, _ in items}),
-                "recipient": next((m.recipient for m, _ in items if m.recipient), None),
-                "sends": sends[:MAX_SENDS],
-            },
-            refs=rule.refs,
-        ))
-    return findings
