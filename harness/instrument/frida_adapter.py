@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,7 @@ class AgentSession:
     def __init__(self, ref: FridaDeviceRef, pid: int) -> None:
         self.pid = pid
         self._detached_reason: str | None = None
+        self._detached_event = threading.Event()
         self._on_detached: Callable[[str], None] | None = None
         device = get_device(ref)
         with map_frida_errors(f"attaching to pid {pid}"):
@@ -170,6 +172,12 @@ class AgentSession:
             self._detached_reason += f" (crash: {getattr(crash, 'summary', crash)})"
         if self._on_detached is not None:
             self._on_detached(self._detached_reason)
+        self._detached_event.set()
+
+    def wait_detached(self, timeout: float) -> bool:
+        """Wait for Frida to report the end of the session (it comes after the agent's last
+        message, so everything the process sent has been delivered). True when it ended."""
+        return self._detached_event.wait(timeout)
 
     @property
     def detached_reason(self) -> str | None:

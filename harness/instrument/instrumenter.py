@@ -95,6 +95,10 @@ class Instrumenter:
             self._stop_watching = frida_adapter.watch_children(self.device, self._on_child)
 
     def _on_child(self, child: frida_adapter.ChildInfo) -> None:
+        # The device reports children of every gated session: take only our app's family.
+        ours = {self._spawned.pid if self._spawned else -1, *self.children}
+        if child.parent_pid not in ours and child.pid not in ours:
+            return
         # Frida's thread must not block: attaching and init run on a thread of their own.
         thread = threading.Thread(target=self._instrument_child, args=(child,),
                                   name=f"child-{child.pid}", daemon=True)
@@ -113,7 +117,6 @@ class Instrumenter:
             session = frida_adapter.AgentSession(self.device, child.pid)
             session.load(self.bundle.source, self._on_message,
                          lambda reason: self._on_child_detached(child.pid, name, reason))
-            session.enable_child_gating()
             coverage = session.call("init", self.catalogue.to_agent(),
                                     {**self.agent_options, "process": name})
             with self._lock:
@@ -177,9 +180,13 @@ class Instrumenter:
         for child in children:
             if child.detached_reason is None:
                 try:
-                    child.call("flush")
-                except InstrumentationError as exc:
-                    log.debug("child agent flush failed: %s", exc)
+                    child.call("flush")  # its reply comes after the events it flushed
+                except InstrumentationError:
+                    # The child has ended: its last events are in flight until the detach.
+                    if not child.wait_detached(5.0):
+                        self.recorder.record("agent.error", {
+                            "pid": child.pid, "message": "child ended without Frida "
+                            "reporting it within 5 s; its last events may be missing"})
             child.detach()
         if self._session is not None:
             self.flush()

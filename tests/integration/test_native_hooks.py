@@ -106,10 +106,12 @@ def run_instrumented(tmp: Path, bundle: AgentBundle, argv: list[str], process: s
     try:
         instrumenter.attach(SpawnedApp(pid=pid, process=process))
         frida_adapter.resume(LOCAL, pid)
+        # Frida reports the detach after the agent's last message: wait for it, not the pid.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() \
-                and "Z" not in _state(pid):
+        while time.monotonic() < deadline and (instrumenter.unexpected_exit is None
+                                                or not _ended(pid)):
             time.sleep(0.05)
+        assert instrumenter.unexpected_exit is not None, f"{argv} still runs after 30 s"
     finally:
         instrumenter.detach()
         recorder.close()
@@ -117,11 +119,11 @@ def run_instrumented(tmp: Path, bundle: AgentBundle, argv: list[str], process: s
     return events, instrumenter
 
 
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "Z"
+def _ended(pid: int) -> bool:
+    try:  # a zombie's cmdline is empty
+        return not Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
 
 
 def hook_calls(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
