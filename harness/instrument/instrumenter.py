@@ -164,6 +164,12 @@ class Instrumenter:
             except InstrumentationError as exc:  # the app may be gone: say so, go on
                 log.debug("agent flush failed: %s", exc)
 
+    def agent_stats(self) -> dict[str, Any]:
+        """The agent's counters: events sent and dropped so far, its heap in bytes."""
+        if self._session is None or self._session.detached_reason is not None:
+            raise InstrumentationError("the agent is not attached")
+        return dict(self._session.call("stats"))
+
     def expect_exit(self) -> None:
         """The next detach is ours (stop or restart), not a crash."""
         self._expect_exit = True

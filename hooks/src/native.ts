@@ -48,7 +48,26 @@ export function nativeBacktrace(context: CpuContext, depth: number): string[] {
     return frames;
 }
 
+// Symbol lookup is the costly part of a backtrace, and hot call sites repeat: cache the
+// text of each return address (bounded; cleared when full, since modules can unload).
+const frameCache = new Map<string, string>();
+const FRAME_CACHE_MAX = 20000;
+
 function describeFrame(address: NativePointer): string {
+    const key = address.toString();
+    const cached = frameCache.get(key);
+    if (cached !== undefined) {
+        return cached;
+    }
+    if (frameCache.size >= FRAME_CACHE_MAX) {
+        frameCache.clear();
+    }
+    const text = symbolicate(address);
+    frameCache.set(key, text);
+    return text;
+}
+
+function symbolicate(address: NativePointer): string {
     const frame: Frame = { module: null, offset: null, symbol: null };
     const module = Process.findModuleByAddress(address);
     if (module !== null) {

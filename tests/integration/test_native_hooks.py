@@ -100,7 +100,7 @@ def run_instrumented(tmp: Path, bundle: AgentBundle, argv: list[str], process: s
                      follow_children: bool = False) -> tuple[list[dict[str, Any]], Instrumenter]:
     """Spawn suspended, load the agent, init, resume, wait for the exit; the recorded events."""
     recorder = Recorder(tmp / "run")
-    instrumenter = Instrumenter(recorder, Catalogue([]), bundle, LOCAL,
+    instrumenter = Instrumenter(recorder, Catalogue(()), bundle, LOCAL,
                                 agent_options=options, follow_children=follow_children)
     pid = frida_adapter.spawn(LOCAL, argv)
     try:
@@ -422,7 +422,7 @@ def test_pinning_stubs_fail_without_the_agent(pin_driver: list[str]) -> None:
 def test_unpin_bypasses_each_check_and_native_reads_carry_the_java_stack(
         tmp_path: Path, agent_bundle: AgentBundle, pin_driver: list[str]) -> None:
     recorder = Recorder(tmp_path / "run")
-    instrumenter = Instrumenter(recorder, Catalogue([]), agent_bundle, LOCAL,
+    instrumenter = Instrumenter(recorder, Catalogue(()), agent_bundle, LOCAL,
                                 agent_options={"unpin": True})
     try:
         lines = drive(pin_driver, lambda pid: instrumenter.attach(

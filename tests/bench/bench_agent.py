@@ -1,0 +1,180 @@
+"""Agent benchmark (a script, not a test): prints figures.
+
+    python tests/bench/bench_agent.py [--calls N]
+
+1. Cost of a hook: calls per second of a method unhooked vs hooked, and the ratio, on the
+   JVM (a Java catalogue hook on a stub TelephonyManager.getDeviceId) and on a native
+   function (__system_property_get of an identity property, exported by a C program).
+2. Sustained hook events per second through to events.jsonl (Recorder + Instrumenter),
+   with the count check: events the agent sent == events recorded, none dropped.
+3. The agent's memory under the burst: Frida's heap (Frida.heapSize) and the process VmRSS.
+
+Each program times its own loop twice: before the agent is attached, then with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InstrumentationError
+from harness.instrument.agent_build import build_agent
+from harness.instrument.catalogue import Catalogue, CatalogueEntry
+from harness.instrument.instrumenter import Instrumenter
+from harness.recorder import Recorder
+from harness.targets.base import FridaDeviceRef, SpawnedApp
+
+LOCAL = FridaDeviceRef(kind="local")
+
+NATIVE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+__attribute__((visibility("default"), noinline))
+int __system_property_get(const char *name, char *value) { strcpy(value, "SERIAL-1"); return 8; }
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
+                          return t.tv_sec + t.tv_nsec / 1e9; }
+static void loop(long n) { char v[92]; double t0 = now();
+    for (long i = 0; i < n; i++) __system_property_get("ro.serialno", v);
+    printf("%ld %.6f\n", n, now() - t0); fflush(stdout); }
+int main(int argc, char **argv) { long n = atol(argv[1]); char line[8];
+    loop(n); printf("READY\n"); fflush(stdout);
+    fgets(line, sizeof line, stdin); loop(n); fgets(line, sizeof line, stdin); return 0; }
+"""
+
+JAVA_STUB = """
+package android.telephony;
+public class TelephonyManager { public String getDeviceId() { return "359881234567890"; } }
+"""
+JAVA_DRIVER = """
+package bench;
+import java.io.*;
+public class Loop {
+    static void loop(android.telephony.TelephonyManager tm, long n) {
+        long t0 = System.nanoTime(); int total = 0;
+        for (long i = 0; i < n; i++) total += tm.getDeviceId().length();
+        System.out.println(n + " " + (System.nanoTime() - t0) / 1e9 + " " + total);
+        System.out.flush();
+    }
+    public static void main(String[] args) throws Exception {
+        long n = Long.parseLong(args[0]);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        android.telephony.TelephonyManager tm = new android.telephony.TelephonyManager();
+        loop(tm, n); System.out.println("READY"); System.out.flush();
+        in.readLine(); loop(tm, n); in.readLine();
+    }
+}
+"""
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return -1
+
+
+def measure(name: str, command: list[str], catalogue: Catalogue, calls: int,
+            options: dict[str, Any], work: Path) -> None:
+    recorder = Recorder(work / f"run-{name}")
+    instrumenter = Instrumenter(recorder, catalogue, build_agent(), LOCAL,
+                                agent_options=options)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    assert process.stdin is not None and process.stdout is not None
+    n, plain = process.stdout.readline().split()[:2]
+    assert process.stdout.readline().strip() == "READY"
+    instrumenter.attach(SpawnedApp(pid=process.pid, process=name))
+    rss_before = rss_kb(process.pid)
+    peak = {"heap": 0, "rss": rss_before}
+    done = threading.Event()
+
+    def sample() -> None:  # memory while the burst runs
+        while not done.wait(0.05):
+            try:
+                stats = instrumenter.agent_stats()
+                peak["heap"] = max(peak["heap"], int(stats.get("heap", 0)))
+                peak["rss"] = max(peak["rss"], rss_kb(process.pid))
+            except (InstrumentationError, OSError):  # a missed sample is not a result
+                pass
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    hooked = process.stdout.readline().split()[1]
+    instrumenter.flush()
+    stats = instrumenter.agent_stats()
+    # Wait until the recorder has every event the agent says it sent.
+    deadline = time.monotonic() + 60
+    events = work / f"run-{name}" / "events.jsonl"
+    while time.monotonic() < deadline:
+        # Everything the agent's buffer sent (not agent.ready, which bypasses it).
+        recorded = sum(1 for line in events.read_text().splitlines()
+                       if '"source":"agent"' in line and '"type":"agent.ready"' not in line)
+        if recorded >= int(stats.get("sent", 0)):
+            break
+        time.sleep(0.1)
+    end_to_end = time.monotonic() - started
+    done.set()
+    sampler.join()
+    instrumenter.detach()
+    process.stdin.write("end\n")
+    process.stdin.flush()
+    process.wait(30)
+    recorder.close()
+    lines = [json.loads(x) for x in events.read_text().splitlines()]
+    recorded = sum(1 for e in lines if e["type"] == "hook.call")
+    dropped = sum(e["data"]["count"] for e in lines if e["type"] == "agent.dropped")
+    calls_made = int(n)
+    print(f"{name}: {calls_made} calls")
+    print(f"  unhooked  {calls_made / float(plain):>14,.0f} calls/s")
+    print(f"  hooked    {calls_made / float(hooked):>14,.0f} calls/s "
+          f"(slowdown x{float(hooked) / float(plain):,.0f})")
+    print(f"  events    sent {stats.get('sent')}  recorded {recorded}  dropped {dropped}  "
+          f"calls {calls_made}  -> {'OK' if recorded == calls_made and not dropped else 'LOSS'}")
+    print(f"  sustained {recorded / end_to_end:>14,.0f} events/s to events.jsonl "
+          f"({end_to_end:.2f} s from go to last event recorded)")
+    print(f"  memory    agent heap peak {peak['heap'] / 1e6:.1f} MB; VmRSS {rss_before / 1e3:.0f}"
+          f" -> peak {peak['rss'] / 1e3:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=50000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
+    try:
+        subprocess.run(["gcc", "-O0", "-o", str(work / "native"), "-x", "c", "-", "-rdynamic"],
+                       input=NATIVE, text=True, check=True)
+        measure("native", [str(work / "native"), str(args.calls)], Catalogue(()), args.calls,
+                {"plaintext": False}, work)
+        src = work / "src"
+        for rel, text in (("android/telephony/TelephonyManager.java", JAVA_STUB),
+                          ("bench/Loop.java", JAVA_DRIVER)):
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            (src / rel).write_text(text)
+        subprocess.run(["javac", "-d", str(work / "classes"),
+                        *(str(p) for p in src.rglob("*.java"))], check=True)
+        entry = CatalogueEntry(id="bench.getDeviceId",
+                               class_name="android.telephony.TelephonyManager",
+                               method="getDeviceId", overloads=None, category="device_id",
+                               data_type="imei")
+        measure("jvm", ["java", "-cp", str(work / "classes"), "bench.Loop",
+                        str(max(args.calls // 5, 1000))], Catalogue((entry,)), args.calls,
+                {"native": False, "plaintext": False}, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
