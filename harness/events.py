@@ -26,6 +26,13 @@ Event types and their ``data``:
 ``agent.ready`` / ``agent.coverage`` / ``agent.hook_skipped`` / ``agent.error`` /
 ``agent.dropped`` / ``agent.unknown``  protocol version, counts, reasons, raw payloads
 ``capture.error``  the proxy failed; the run is marked incomplete
+``net.plaintext``  TLS plaintext seen in SSL_write / SSL_read: direction, data_b64, size,
+           module, peer, native stack (searched for values like flows)
+``agent.unpinned``  a certificate-pinning check the agent bypassed (host, stack)
+``agent.hooked`` / ``agent.hook_installed``  hooks installed after start (late modules/classes)
+``app.child``  a child process of the app, held, instrumented and resumed (pid, process)
+``device.ground_truth`` / ``device.canary``  the device's own values / planted canary values
+``consent.signal``  an SDK consent switch the app called (AMap updatePrivacyAgree, ...)
 """
 
 from __future__ import annotations

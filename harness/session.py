@@ -47,6 +47,8 @@ class SessionOptions:
     mitm_confdir: Path | None = None
     clear: bool = True
     analyze: bool = True
+    follow_children: bool = True
+    """Hold the app's forked children at birth and instrument them too (child gating)."""
 
 
 @dataclass
@@ -184,7 +186,8 @@ class Session:
                      "mitmproxy": proxy.mitmproxy_version, "app_proxy": f"{endpoint.host}:"
                      f"{endpoint.port}"})
         self._instrumenter = Instrumenter(self.recorder, catalogue, bundle,
-                                          self.target.frida_device())
+                                          self.target.frida_device(),
+                                          follow_children=self.options.follow_children)
         stack.callback(self._stop_app_quietly)
         runner = ScenarioRunner(self.target.ui(), self, self.recorder)
         runner.run(self.scenario)

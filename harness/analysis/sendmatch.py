@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.analysis.plaintext import plaintext_exchanges
 from harness.events import FLOW_HTTP, Event
 from harness.traffic.exchange import from_flow_event
 from harness.traffic.matcher import ValueMatcher
@@ -73,7 +74,8 @@ def request_excerpt(data: Mapping[str, Any], where: str) -> str:
     text = str(data.get("url") or "")
     if where.startswith("body"):
         try:
-            body = base64.b64decode(str(data.get("request_body_b64") or ""))
+            raw = data.get("request_body_b64") or data.get("data_b64") or ""
+            body = base64.b64decode(str(raw))
         except (binascii.Error, ValueError):
             body = b""
         text = body.decode("utf-8", errors="replace")
@@ -81,14 +83,19 @@ def request_excerpt(data: Mapping[str, Any], where: str) -> str:
 
 
 def match_flows(events: Iterable[Event], values: Mapping[str, Sequence[Any]]) -> SendScan:
-    """Scan every ``flow.http`` event for ``values``; results in timeline order."""
+    """Scan every ``flow.http`` event, and TLS plaintext the proxy did not see, for
+    ``values``; results in timeline order."""
     scan = SendScan()
     if not any(values.values()):
         return scan
+    events = list(events)
     matcher = ValueMatcher(values)
     flows = [e for e in events if e.type == FLOW_HTTP]
-    for index, event in enumerate(flows):
-        for match in sorted(matcher.scan(from_flow_event(event.data, index)),
+    requests = [(event, from_flow_event(event.data, index)) for index, event in enumerate(flows)]
+    requests += plaintext_exchanges(events)
+    requests.sort(key=lambda pair: (pair[0].t, pair[0].seq))
+    for event, exchange in requests:
+        for match in sorted(matcher.scan(exchange),
                             key=lambda m: (m.data_type, m.value, m.where, m.transform)):
             scan.matches.append(SendMatch(
                 flow_event=event, data_type=match.data_type, value=match.value,
