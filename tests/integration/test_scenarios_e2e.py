@@ -14,17 +14,10 @@ import pytest
 from harness.analysis.engine import analyze
 from harness.commands.demo import demo_session
 from harness.errors import InstrumentationError
-from harness.instrument.catalogue import load_catalogue
 from harness.session import SessionResult
 from harness.specimen import facts
 
 pytestmark = pytest.mark.integration
-
-
-def _categories() -> set[str]:
-    """Every hook category but crypto: MessageDigest hooks fire thousands of times inside the
-    JVM's own TLS handshakes, which only slows these UI tests down."""
-    return {e.category for e in load_catalogue().entries} - {"crypto"}
 
 
 def _scenario(tmp_path: Path, name: str, steps: str, options: str = "") -> str:
@@ -56,8 +49,7 @@ Demo = Callable[..., SessionResult]
 @pytest.fixture
 def demo(tmp_path: Path, jdk: str, agent_bundle: object) -> Demo:
     def run(scenario: str, variant: str = "default") -> SessionResult:
-        result = demo_session(scenario, tmp_path / "run", variant=variant, settle=1.0,
-                              category_filter=_categories())
+        result = demo_session(scenario, tmp_path / "run", variant=variant, settle=1.0)
         assert result.status == "complete", result.reason
         return result
     return run
@@ -119,8 +111,7 @@ def test_exit_on_the_second_layer_is_exit_after_refusal(tmp_path: Path, jdk: str
     # The session stops on an app that ends itself (evidence would be lost otherwise); the
     # bundle stays complete enough to analyse offline.
     with pytest.raises(InstrumentationError, match="ended unexpectedly"):
-        demo_session(scenario, out, variant="second-layer", settle=1.0,
-                     category_filter=_categories())
+        demo_session(scenario, out, variant="second-layer", settle=1.0)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "incomplete"
     assert [r["data"]["layer"] for r in _of(out, "consent.reject")] == [1, 2]

@@ -117,8 +117,9 @@ final class App {
                 Thread.sleep(300);
                 System.out.println("specimen: killing itself after the user chose 退出");
                 System.out.flush();
-                new ProcessBuilder("kill", "-9", String.valueOf(ProcessHandle.current().pid()))
-                    .start().waitFor();
+                // raise(SIGKILL) in-process: no child process (Frida's child gating would hold
+                // a forked `kill`), no JVM exit path.
+                sun.misc.Signal.raise(new sun.misc.Signal("KILL"));
             } catch (Exception e) {
                 e.printStackTrace();
                 Runtime.getRuntime().halt(1);
