@@ -33,6 +33,13 @@ Event types and their ``data``:
 ``app.child``  a child process of the app, held, instrumented and resumed (pid, process)
 ``device.ground_truth`` / ``device.canary``  the device's own values / planted canary values
 ``consent.signal``  an SDK consent switch the app called (AMap updatePrivacyAgree, ...)
+``permission.prompt`` / ``permission.answer`` / ``permission.unanswerable``  a runtime
+           permission dialog seen by the UI, and how the scenario answered it (``auto`` when
+           answered by the scenario's policy)
+``explore.click`` / ``explore.done``  the explore step's clicks and summary
+``scenario.stopped``  the scenario ended early (the app quit itself after a refusal)
+Consent events carry ``layer`` (1 = first dialog, 2 = "you must agree" second layer, ...);
+``app.foreground`` / ``app.background`` carry ``cause`` (``harness`` or ``app``).
 """
 
 from __future__ import annotations

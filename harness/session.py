@@ -19,7 +19,7 @@ from harness import __version__
 from harness.capture.har import write_har
 from harness.capture.proxy import MitmdumpProcess
 from harness.device.canaries import CANARY_EVENT, GROUND_TRUTH_EVENT, CanarySet, normalize_types
-from harness.errors import CaptureError, HarnessError, InstrumentationError
+from harness.errors import CaptureError, HarnessError, InstrumentationError, UiError
 from harness.events import SCHEMA_VERSION
 from harness.instrument import frida_adapter
 from harness.instrument.agent_build import AgentBundle, build_agent
@@ -31,6 +31,10 @@ from harness.scenario.runner import ScenarioRunner
 from harness.targets.base import AppSpec, SpawnedApp, Target
 
 log = logging.getLogger(__name__)
+
+
+class AppEnded(Exception):
+    """The app ended itself after a refusal: the scenario stops, the run still completes."""
 
 
 @dataclass(kw_only=True)
@@ -75,6 +79,7 @@ class Session:
         self._instrumenter: Instrumenter | None = None
         self._spawned: SpawnedApp | None = None
         self._proxy: MitmdumpProcess | None = None
+        self._runner: ScenarioRunner | None = None
 
     # -- AppControl (used by the scenario runner) -----------------------------------------
 
@@ -98,6 +103,10 @@ class Session:
         if self._capture_error is not None:
             raise CaptureError(f"traffic capture failed: {self._capture_error}")
         if self._instrumenter is not None and self._instrumenter.unexpected_exit is not None:
+            if self._runner is not None and self._runner.consent == "reject":
+                # Quitting after a refusal is the app's answer (exit-after-refusal), an
+                # observation to judge, not a fault of the run: stop the scenario there.
+                raise AppEnded(self._instrumenter.unexpected_exit)
             raise InstrumentationError(
                 f"the app process ended unexpectedly ({self._instrumenter.unexpected_exit})")
 
@@ -190,7 +199,17 @@ class Session:
                                           follow_children=self.options.follow_children)
         stack.callback(self._stop_app_quietly)
         runner = ScenarioRunner(self.target.ui(), self, self.recorder)
-        runner.run(self.scenario)
+        self._runner = runner
+        try:
+            runner.run(self.scenario)
+        except (AppEnded, UiError) as ended:
+            if isinstance(ended, UiError) and not self._ended_after_refusal():
+                raise
+            self.recorder.record("scenario.stopped", {
+                "reason": f"the app ended itself after the refusal ({ended})"})
+            self._spawned = None  # nothing left to stop
+            log.warning("the app ended itself after the refusal; remaining steps skipped")
+            return
         self._settle()
 
     def _record_known_values(self, stack: contextlib.ExitStack) -> None:
@@ -211,6 +230,17 @@ class Session:
         if failed:
             degraded = list(self.recorder.manifest.get("degraded", []))
             self.recorder.write_manifest(degraded=degraded + failed)
+
+    def _ended_after_refusal(self, wait: float = 3.0) -> bool:
+        """After a refusal, did the app process end (a UI call failing because of it)?"""
+        if self._runner is None or self._runner.consent != "reject" or self._spawned is None:
+            return False
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not self.target.is_running(self._spawned):
+                return True
+            time.sleep(0.2)
+        return False
 
     def _settle(self) -> None:
         deadline = time.monotonic() + self.options.settle

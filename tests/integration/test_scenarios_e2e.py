@@ -13,7 +13,6 @@ import pytest
 
 from harness.analysis.engine import analyze
 from harness.commands.demo import demo_session
-from harness.errors import InstrumentationError
 from harness.session import SessionResult
 from harness.specimen import facts
 
@@ -108,12 +107,12 @@ def test_exit_on_the_second_layer_is_exit_after_refusal(tmp_path: Path, jdk: str
                          "  - consent: {action: reject, text: 不同意}\n"
                          "  - consent: {action: reject, text: 退出}\n  - wait: 3\n")
     out = tmp_path / "run"
-    # The session stops on an app that ends itself (evidence would be lost otherwise); the
-    # bundle stays complete enough to analyse offline.
-    with pytest.raises(InstrumentationError, match="ended unexpectedly"):
-        demo_session(scenario, out, variant="second-layer", settle=1.0)
+    # An app that ends itself after a refusal is an outcome to judge, not a failed run: the
+    # scenario stops there, and the run completes and is analysed.
+    demo_session(scenario, out, variant="second-layer", settle=1.0)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "incomplete"
+    assert manifest["status"] == "complete"
+    assert _of(out, "scenario.stopped")
     assert [r["data"]["layer"] for r in _of(out, "consent.reject")] == [1, 2]
     result = analyze(out)
     (finding,) = [f for f in result.findings if f.rule == "exit-after-refusal"]

@@ -148,7 +148,11 @@ def test_a_crashing_rule_is_contained_and_the_others_still_run(runs: Path) -> No
 def test_default_rules_have_stable_unique_ids() -> None:
     ids = [r.id for r in default_rules()]
     assert ids == ["collect-before-consent", "permission-before-consent", "send-before-consent",
-                   "collect-after-refusal", "permission-after-refusal", "send-after-refusal"]
+                   "collect-after-refusal", "permission-after-refusal", "send-after-refusal",
+                   "no-reject-option", "pre-ticked-consent", "ambiguous-accept",
+                   "accept-highlighted", "exit-after-refusal", "consent-reshown-after-refusal",
+                   "permission-reasked-after-denial"]
+    assert len(set(ids)) == len(ids)
     assert all(r.refs and r.title and r.title_zh for r in default_rules())
 
 

@@ -62,7 +62,7 @@ def test_non_http_plaintext_is_searched_raw(tmp_path):
 
 
 def test_a_request_the_proxy_also_saw_counts_once(tmp_path):
-    body = ('{"imei":"%s"}' % IMEI).encode()
+    body = json.dumps({"imei": IMEI}).encode()
     raw = (b"POST /app_logs HTTP/1.1\r\nHost: alog.umeng.com\r\n"
            b"Content-Type: application/json\r\n\r\n" + body)
     flow = {"t": 102.1, "type": "flow.http", "source": "proxy", "data": {
