@@ -63,6 +63,7 @@ export class JavaHooks {
     private slots = new Map<string, Slot>();
     private pending = new Map<string, Entry[]>();
     private threadClass: any = null;
+    private arraysClass: any = null;
 
     constructor(
         private buffer: EventBuffer,
@@ -73,6 +74,7 @@ export class JavaHooks {
     install(entries: CatalogueEntry[]): Coverage {
         const coverage: Coverage = { installed: [], skipped: [], runtime: "" };
         this.threadClass = Java.use("java.lang.Thread");
+        this.arraysClass = Java.use("java.util.Arrays");
         for (const entry of entries as Entry[]) {
             const reason = this.installOne(entry, null);
             if (reason === null) {
@@ -392,11 +394,15 @@ export class JavaHooks {
 
     private stack(): string[] {
         const frames = this.threadClass.currentThread().getStackTrace();
+        // One JNI call for the whole stack (Arrays.toString) instead of one per frame: the
+        // stack is most of a hook's cost. Frames never contain ", ".
+        const joined = String(this.arraysClass.toString(frames));
+        const texts = joined.length > 2 ? joined.slice(1, -1).split(", ") : [];
         const out: string[] = [];
-        for (let i = 0; i < frames.length && out.length < this.stackDepth; i++) {
+        for (let i = 0; i < texts.length && out.length < this.stackDepth; i++) {
             // HotSpot prefixes frames with their module ("java.base/", "jdk.httpserver/",
             // "app//" for the class path); ART does not. Strip it so frames read alike.
-            const text = String(frames[i].toString()).replace(MODULE_PREFIX, "");
+            const text = texts[i].replace(MODULE_PREFIX, "");
             if (STACK_SKIP.some(prefix => text.startsWith(prefix))) {
                 continue;
             }
