@@ -1,4 +1,4 @@
-"""Fixtures: the hand-written run bundles of tests/data/runs (shared_data: tests/conftest.py)."""
+"""Fixtures shared by the unit tests: the hand-written run bundles of tests/data/runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-RUNS = Path(__file__).resolve().parents[2] / "data" / "runs"
+RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
 
 
 @pytest.fixture
