@@ -11,7 +11,6 @@ the session fails the run (evidence is sacred).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from typing import Any, TextIO
 
 from harness.errors import EvidenceError
 from harness.events import Event
+from harness.files import sha256_file, write_atomic
 
 EVENTS_FILE = "events.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -34,22 +34,6 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2, sort_keys=True, default=str)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class Recorder:
@@ -133,10 +117,9 @@ class Recorder:
 
     def write_manifest(self, **updates: Any) -> None:
         self.manifest.update(updates)
-        try:
-            write_json_atomic(self.run_dir / MANIFEST_FILE, self.manifest)
-        except OSError as exc:
-            raise EvidenceError(f"cannot write {self.run_dir / MANIFEST_FILE}: {exc}") from exc
+        write_atomic(self.run_dir / MANIFEST_FILE,
+                     json.dumps(self.manifest, ensure_ascii=False, indent=2, sort_keys=True,
+                                default=str) + "\n")
 
     def file_hashes(self) -> dict[str, dict[str, Any]]:
         hashes: dict[str, dict[str, Any]] = {}

@@ -17,7 +17,7 @@ from typing import Any
 from harness.analysis.model import RunContext
 from harness.analysis.sendmatch import SendMatch, first_party_domains, flow_id
 from harness.events import FLOW_HTTP
-from harness.report.jsonout import write_text_atomic
+from harness.files import write_atomic
 from harness.traffic.recipients import party_of, recipient_of
 
 MATCHES_FILE = "traffic.matches.json"
@@ -70,6 +70,6 @@ def annotate(ctx: RunContext) -> dict[str, Any]:
 def write_annotations(run_dir: Path, ctx: RunContext) -> Path:
     """Write ``traffic.matches.json`` into ``run_dir``; returns its path."""
     path = Path(run_dir) / MATCHES_FILE
-    write_text_atomic(path, json.dumps(annotate(ctx), ensure_ascii=False, indent=2,
+    write_atomic(path, json.dumps(annotate(ctx), ensure_ascii=False, indent=2,
                                        sort_keys=True) + "\n")
     return path

@@ -7,7 +7,6 @@ mitmproxy's own ``SaveHar.make_har`` builds the document, so the HAR matches wha
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ from mitmproxy import http, io
 from mitmproxy.addons.savehar import SaveHar
 from mitmproxy.exceptions import FlowReadException
 
-from harness.errors import EvidenceError, InputError
+from harness.errors import InputError
+from harness.files import write_atomic
 
 
 def read_flows(flows_mitm: Path) -> list[http.HTTPFlow]:
@@ -42,14 +42,5 @@ def make_har(flows: list[http.HTTPFlow]) -> dict[str, Any]:
 def write_har(flows_mitm: Path, out: Path) -> int:
     """Write the HTTP flows of ``flows_mitm`` to ``out`` as HAR 1.2; return the entry count."""
     har = make_har(read_flows(flows_mitm))
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fo:
-            json.dump(har, fo, indent=1, ensure_ascii=False)
-            fo.flush()
-            os.fsync(fo.fileno())
-        tmp.replace(out)  # never leave a half-written HAR under the real name
-    except OSError as exc:
-        raise EvidenceError(f"cannot write {out}: {exc}; make the run directory writable") from exc
+    write_atomic(Path(out), json.dumps(har, indent=1, ensure_ascii=False))
     return len(har["log"]["entries"])

@@ -14,7 +14,7 @@ from typing import Any
 from harness.analysis.annotate import MATCHES_FILE, annotate
 from harness.analysis.model import Finding
 from harness.analysis.result import AnalysisResult
-from harness.report.jsonout import write_text_atomic
+from harness.files import write_atomic
 from harness.report.timeline_svg import PHASE_COLOURS, timeline_svg
 
 CSS = """
@@ -175,4 +175,4 @@ def render_report(result: AnalysisResult) -> str:
 
 
 def write_report(path: Path, result: AnalysisResult) -> None:
-    write_text_atomic(path, render_report(result))
+    write_atomic(path, render_report(result))

@@ -9,7 +9,6 @@ as it found it (above all: no global proxy pointing at a proxy that is gone).
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import tempfile
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 from harness.device import cacert, commands, frida_server, groundtruth, parsers
 from harness.device.shell import DeviceShell, RootMode, check_output, detect_root
 from harness.errors import DeviceError
+from harness.files import sha256_file
 from harness.targets.base import AppSpec, FridaDeviceRef, ProxyEndpoint, SpawnedApp
 from harness.ui.base import UiDriver
 
@@ -109,7 +109,7 @@ class AndroidTarget:
                     "install it first or pass its APK")
             raise DeviceError(f"Package {app.package} is not installed on {self.serial}: {hint}")
         base = next((p for p in paths if p.endswith("/base.apk")), paths[0])
-        sha = (_sha256_file(app.apk) if app.apk is not None else self._remote_sha256(base))
+        sha = (sha256_file(app.apk) if app.apk is not None else self._remote_sha256(base))
         return {"apk_paths": paths, "sha256": sha,
                 "apk_source": str(app.apk) if app.apk else "installed"}
 
@@ -121,7 +121,7 @@ class AndroidTarget:
         with tempfile.TemporaryDirectory() as tmp:  # old toybox: no sha256sum, hash a copy
             local = Path(tmp) / "base.apk"
             self.device.pull(path, local)
-            return _sha256_file(local)
+            return sha256_file(local)
 
     def _point_at_proxy(self, proxy: ProxyEndpoint) -> None:
         previous = parsers.parse_settings_value(
@@ -261,11 +261,3 @@ def describe_props(props: dict[str, str], serial: str) -> dict[str, Any]:
         "emulator": emulator,
         "fingerprint": props.get("ro.build.fingerprint"),
     }
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
