@@ -17,6 +17,21 @@ from harness.errors import InputError
 _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 
 
+Bounds = tuple[int, int, int, int]
+"""A screen rectangle ``(x1, y1, x2, y2)`` as uiautomator writes it."""
+
+
+def center_of(bounds: Bounds) -> tuple[int, int]:
+    """Where a tap on this rectangle lands."""
+    x1, y1, x2, y2 = bounds
+    return (x1 + x2) // 2, (y1 + y2) // 2
+
+
+def area_of(bounds: Bounds) -> int:
+    x1, y1, x2, y2 = bounds
+    return max(0, x2 - x1) * max(0, y2 - y1)
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     """One view of the window hierarchy."""
@@ -37,13 +52,11 @@ class Node:
 
     @property
     def center(self) -> tuple[int, int]:
-        x1, y1, x2, y2 = self.bounds
-        return (x1 + x2) // 2, (y1 + y2) // 2
+        return center_of(self.bounds)
 
     @property
     def area(self) -> int:
-        x1, y1, x2, y2 = self.bounds
-        return max(0, x2 - x1) * max(0, y2 - y1)
+        return area_of(self.bounds)
 
     @property
     def label(self) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from harness.ui.hierarchy import Hierarchy, Node
+from harness.ui.hierarchy import Hierarchy, Node, area_of, center_of
 from harness.ui.keywords import Keywords, LabelKind
 
 #: How many levels above a non-clickable label to look for its clickable wrapper.
@@ -32,13 +32,11 @@ class Control:
 
     @property
     def center(self) -> tuple[int, int]:
-        x1, y1, x2, y2 = self.bounds
-        return (x1 + x2) // 2, (y1 + y2) // 2
+        return center_of(self.bounds)
 
     @property
     def area(self) -> int:
-        x1, y1, x2, y2 = self.bounds
-        return max(0, x2 - x1) * max(0, y2 - y1)
+        return area_of(self.bounds)
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "resource_id": self.resource_id, "bounds": list(self.bounds)}
