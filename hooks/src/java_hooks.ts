@@ -49,9 +49,11 @@ function jniTypeName(type: string): string {
 
 interface Slot {
     entries: Entry[];
+    /** kindOf(entries[i]), kept beside them: the hook reads it on every call. */
+    kinds: string[];
 }
 
-/** Calls of the same kind nest into one record: same event type and data type. */
+/** Calls of the same kind nest into one record: same event type, data type and category. */
 function kindOf(entry: Entry): string {
     return `${entry.event}|${entry.dataType}|${entry.category}`;
 }
@@ -152,7 +154,9 @@ export class JavaHooks {
                 overload.argumentTypes.map((t: any) => t.className).join(",")})`;
             const slot = this.slots.get(key);
             if (slot !== undefined) {
-                slot.entries.push(entry);
+                // Replaced, not mutated: a call in flight keeps a consistent snapshot.
+                slot.entries = [...slot.entries, entry];
+                slot.kinds = [...slot.kinds, kindOf(entry)];
                 continue;
             }
             try {
@@ -166,11 +170,12 @@ export class JavaHooks {
 
     private hookOverload(key: string, overload: any, first: Entry): void {
         const hooks = this;
-        const slot: Slot = { entries: [first] };
+        const slot: Slot = { entries: [first], kinds: [kindOf(first)] };
         overload.implementation = function (this: any, ...args: any[]) {
             let ret: any;
             let error: any;
-            const kinds = slot.entries.map(kindOf);
+            const entries = slot.entries;
+            const kinds = slot.kinds;
             const tid = Process.getCurrentThreadId();
             hooks.enter(tid, kinds);
             try {
@@ -180,12 +185,12 @@ export class JavaHooks {
             } finally {
                 hooks.leave(tid, kinds);
             }
-            for (const entry of slot.entries) {
+            for (let i = 0; i < entries.length; i++) {
                 // An API built on another hooked API of the same kind (checkSelfPermission →
                 // checkPermission, getImei() → getImei(slot)) is recorded once: at the
                 // outermost call, the one the caller made.
-                if (!hooks.insideSameKind(tid, kindOf(entry))) {
-                    hooks.record(entry, this, args, ret, error);
+                if (!hooks.insideSameKind(tid, kinds[i])) {
+                    hooks.record(entries[i], this, args, ret, error);
                 }
             }
             if (error !== undefined) {
