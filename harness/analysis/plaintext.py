@@ -39,6 +39,10 @@ def plaintext_exchanges(events: Iterable[Event]) -> list[tuple[Event, HttpExchan
     """Outgoing plaintext as exchanges, each with an event whose data carries ``host`` and
     ``url`` (for findings). Requests the proxy also captured are left out: one send, once."""
     events = list(events)
+    outgoing = [e for e in events
+                if e.type == NET_PLAINTEXT and e.data.get("direction") == "out"]
+    if not outgoing:
+        return []  # the common case: nothing below TLS, no flow bodies to decode
     proxied = set()
     for event in events:
         if event.type == FLOW_HTTP:
@@ -49,9 +53,7 @@ def plaintext_exchanges(events: Iterable[Event]) -> list[tuple[Event, HttpExchan
             proxied.add(_key(str(event.data.get("method", "")), str(event.data.get("host", "")),
                              str(event.data.get("path", "")), body))
     found: list[tuple[Event, HttpExchange]] = []
-    for event in events:
-        if event.type != NET_PLAINTEXT or event.data.get("direction") != "out":
-            continue
+    for event in outgoing:
         try:
             raw = base64.b64decode(str(event.data.get("data_b64") or ""))
         except (binascii.Error, ValueError):
