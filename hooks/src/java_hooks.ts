@@ -3,11 +3,12 @@
 // Several entries may share one method (ContentResolver.query by URI family): each overload is
 // hooked once and dispatches to every entry whose `when` conditions hold.
 // A hook that cannot be installed is skipped with its reason, never a crash. Entries whose class
-// is absent wait for it: when a class loader loads it later, the hooks go in then.
+// is absent wait for it in LateClasses (loaders.ts).
 
 import Java from "frida-java-bridge";
 
 import { EventBuffer } from "./buffer.js";
+import { LateClasses } from "./loaders.js";
 import { CatalogueEntry, Coverage } from "./protocol.js";
 import { describeArg, formatReturn, permissionNames } from "./values.js";
 
@@ -63,7 +64,7 @@ export class JavaHooks {
     /** Per thread: names of the methods being called through Method.invoke (innermost last). */
     private reflective = new Map<number, string[]>();
     private slots = new Map<string, Slot>();
-    private pending = new Map<string, Entry[]>();
+    private late: LateClasses;
     private threadClass: any = null;
     private arraysClass: any = null;
 
@@ -71,7 +72,9 @@ export class JavaHooks {
         private buffer: EventBuffer,
         private processName: string,
         private stackDepth: number,
-    ) {}
+    ) {
+        this.late = new LateClasses(buffer, (entry, klass) => this.installOne(entry as Entry, klass));
+    }
 
     install(entries: CatalogueEntry[]): Coverage {
         const coverage: Coverage = { installed: [], skipped: [], runtime: "" };
@@ -86,14 +89,12 @@ export class JavaHooks {
             coverage.skipped.push({ id: entry.id, reason });
             this.skippedEvent(entry, reason);
             if (reason.startsWith("class not found")) {
-                const waiting = this.pending.get(entry.className) ?? [];
-                waiting.push(entry);
-                this.pending.set(entry.className, waiting);
+                this.late.wait(entry);
             }
         }
         this.markReflection();
-        if (this.pending.size > 0) {
-            this.watchClassLoading();
+        if (this.late.size > 0) {
+            this.late.watch();
         }
         return coverage;
     }
@@ -224,55 +225,6 @@ export class JavaHooks {
                     stack.pop();
                 }
             };
-        }
-    }
-
-    /** Hook ClassLoader.loadClass(String) so classes that arrive later (plugin loaders,
-     * DexClassLoader on ART) get their pending entries as they load. On HotSpot a hook on this
-     * inherited method sees only calls that reach ClassLoader's own code (super.loadClass);
-     * hooking defineClass instead crashed the JVM. */
-    private watchClassLoading(): void {
-        const hooks = this;
-        const overload = Java.use("java.lang.ClassLoader").loadClass.overload("java.lang.String");
-        overload.implementation = function (this: any, name: any) {
-            const klass = overload.call(this, name);
-            const className = String(name);
-            if (klass !== null && hooks.pending.has(className)) {
-                hooks.installLate(className, klass);
-            }
-            return klass;
-        };
-    }
-
-    private installLate(className: string, klass: any): void {
-        const entries = this.pending.get(className) ?? [];
-        this.pending.delete(className);
-        let wrapper: any;
-        try {
-            // Link and initialise it first: redefining a loaded but unlinked class crashes
-            // HotSpot.
-            Java.use("java.lang.Class").forName(className, true, klass.getClassLoader());
-            wrapper = Java.ClassFactory.get(klass.getClassLoader()).use(className);
-        } catch (e) {
-            for (const entry of entries) {
-                this.skippedEvent(entry, `late class not usable: ${(e as Error).message}`);
-            }
-            return;
-        }
-        for (const entry of entries) {
-            const reason = this.installOne(entry, wrapper);
-            if (reason !== null) {
-                this.skippedEvent(entry, reason);
-                continue;
-            }
-            this.buffer.push({
-                type: "agent.hook_installed",
-                device_t: Date.now() / 1000,
-                entry: entry.id,
-                api: `${entry.className}.${entry.method}`,
-                late: true,
-                loader: String(klass.getClassLoader()),
-            });
         }
     }
 
