@@ -18,7 +18,13 @@ from typing import Any
 from harness import __version__
 from harness.capture.har import write_har
 from harness.capture.proxy import MitmdumpProcess
-from harness.device.canaries import CANARY_EVENT, GROUND_TRUTH_EVENT, CanarySet, normalize_types
+from harness.device.canaries import (
+    CANARY_EVENT,
+    GROUND_TRUTH_EVENT,
+    CanarySet,
+    ClipboardWriter,
+    normalize_types,
+)
 from harness.errors import CaptureError, HarnessError, InstrumentationError, UiError
 from harness.events import SCHEMA_VERSION
 from harness.instrument import frida_adapter
@@ -220,7 +226,8 @@ class Session:
         device = getattr(self.target, "device", None)
         if self.target.name != "android" or device is None:
             return
-        canaries = CanarySet(device)
+        ui = self.target.ui()
+        canaries = CanarySet(device, clipboard=ui if isinstance(ui, ClipboardWriter) else None)
         stack.callback(canaries.undo)
         failed = []
         for canary in canaries.plant():

@@ -11,9 +11,11 @@ How each canary is planted with stock Android's shell, no helper app:
   name row and a phone row in ``.../data``. Undo deletes the raw contact as a sync adapter
   (``caller_is_syncadapter=true``), which removes it instead of only flagging it deleted.
 * device name: ``settings put global device_name``; undo restores the previous value.
-* clipboard: ``cmd clipboard set-primary-clip`` where the release has that shell command
-  (it does not exist on older releases); without it the clipboard cannot be set from the
-  shell on stock Android, and the canary is recorded as not planted, with the reason.
+* clipboard: ``cmd clipboard set-primary-clip`` where the build has that shell command (many
+  builds do not: stock Android's shell offers no way to set the clipboard); otherwise through
+  the UI automation server already on the device for the scenario (uiautomator2's
+  ``setClipboard``, run by its instrumentation, which may write the clipboard), read back to
+  check it took. Without either, the canary is recorded as not planted, with the reason.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from harness.device import commands, parsers
 from harness.device.shell import DeviceShell
-from harness.errors import DeviceError
+from harness.errors import DeviceError, UiError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,16 @@ def normalize_types(values: dict[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
+@runtime_checkable
+class ClipboardWriter(Protocol):
+    """Something on the device that can set the clipboard when the shell cannot (raises
+    :class:`~harness.errors.UiError`), such as the uiautomator2 driver."""
+
+    def set_clipboard(self, text: str) -> None: ...
+
+    def get_clipboard(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Canary:
     kind: str
@@ -62,10 +74,12 @@ class Canary:
     value: str
     planted: bool
     error: str | None = None
+    via: str | None = None
+    """How it was planted when there is more than one way (clipboard: ``cmd`` or ``ui``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "data_type": self.data_type, "value": self.value,
-                "planted": self.planted, "error": self.error}
+                "planted": self.planted, "error": self.error, "via": self.via}
 
 
 def new_token() -> str:
@@ -135,8 +149,10 @@ def parse_row_id(output: str) -> int | None:
 class CanarySet:
     """Plants the canaries of one session and undoes them (newest first)."""
 
-    def __init__(self, device: DeviceShell, token: str | None = None) -> None:
+    def __init__(self, device: DeviceShell, token: str | None = None, *,
+                 clipboard: ClipboardWriter | None = None) -> None:
         self.device = device
+        self.clipboard = clipboard
         self.token = token or new_token()
         self.values = canary_values(self.token)
         self._undo: list[tuple[str, Callable[[], object]]] = []
@@ -196,11 +212,35 @@ class CanarySet:
         try:
             self._run(set_clipboard(text), "cmd clipboard")
         except DeviceError as exc:
-            raise DeviceError(f"{exc}; this release has no shell command to set the clipboard "
-                              "(stock Android offers none without an app)") from exc
+            if self.clipboard is None:
+                raise DeviceError(f"{exc}; this build has no shell command to set the "
+                                  "clipboard (stock Android offers none without an app)") from exc
+            self._clipboard_through_ui(text, shell_error=str(exc))
+            return [Canary("clipboard", "clipboard", text, True, via="ui")]
         self._undo.append(("clear the clipboard",
                            lambda: self._run(clear_clipboard(), "clearing the clipboard")))
-        return [Canary("clipboard", "clipboard", text, True)]
+        return [Canary("clipboard", "clipboard", text, True, via="cmd")]
+
+    def _clipboard_through_ui(self, text: str, *, shell_error: str) -> None:
+        assert self.clipboard is not None
+        writer = self.clipboard
+        try:
+            previous = writer.get_clipboard()
+            writer.set_clipboard(text)
+            now = writer.get_clipboard()
+        except UiError as exc:
+            raise DeviceError(f"{shell_error}; setting it through the UI automation server "
+                              f"failed too: {exc}") from exc
+        if now != text:
+            raise DeviceError(f"{shell_error}; the UI automation server accepted the clipboard "
+                              f"text but reading it back gave {now!r}")
+
+        def restore() -> None:
+            try:
+                writer.set_clipboard(previous or "")
+            except UiError as exc:
+                raise DeviceError(f"restoring the clipboard failed: {exc}") from exc
+        self._undo.append(("restore the clipboard", restore))
 
     def undo(self) -> None:
         """Undo everything planted, newest first; all failures are reported together."""

@@ -79,6 +79,17 @@ class Uiautomator2Driver:
         with map_u2_errors(self.serial, f"stop {package}"):
             self.device.app_stop(package)
 
+    def set_clipboard(self, text: str) -> None:
+        # The uiautomator2 server's instrumentation may write the clipboard, which the shell
+        # cannot on most builds (harness.device.canaries).
+        with map_u2_errors(self.serial, "set the clipboard"):
+            self.device.set_clipboard(text)
+
+    def get_clipboard(self) -> str | None:
+        with map_u2_errors(self.serial, "read the clipboard"):
+            text = self.device.clipboard
+        return None if text is None else str(text)
+
     def foreground_app(self) -> str | None:
         try:
             current = self.device.app_current()

@@ -9,7 +9,7 @@ from fakeshell import FakeShell
 
 from harness.device import canaries
 from harness.device.canaries import CanarySet, normalize_types
-from harness.errors import DeviceError
+from harness.errors import DeviceError, UiError
 
 TOKEN = "1a2b3c4d"
 
@@ -132,3 +132,51 @@ def test_ground_truth_names_are_unified() -> None:
     assert normalize_types({"advertising_id": ["a-b"], "aaid": ["a-b", "c-d"],
                             "phone_number": ["+1"], "imei": ["1"]}) == {
         "aaid": ["a-b", "c-d"], "phone": ["+1"], "imei": ["1"]}
+
+
+class ClipboardServer:
+    """The uiautomator2 driver's clipboard calls, scripted (glue test)."""
+
+    def __init__(self, *, echo: bool = True, fail: bool = False) -> None:
+        self.text: str | None = "user's own text"
+        self.echo = echo
+        self.fail = fail
+        self.writes: list[str] = []
+
+    def set_clipboard(self, text: str) -> None:
+        if self.fail:
+            raise UiError("uiautomator2 could not set the clipboard on emulator-5554")
+        self.writes.append(text)
+        if self.echo:
+            self.text = text
+
+    def get_clipboard(self) -> str | None:
+        return self.text
+
+
+def test_clipboard_through_the_ui_server_when_the_shell_cannot() -> None:
+    shell = _shell(clipboard=False)
+    server = ClipboardServer()
+    canary_set = CanarySet(shell, TOKEN, clipboard=server)
+    clip = canary_set.plant()[-1]
+    assert (clip.kind, clip.planted, clip.via) == ("clipboard", True, "ui")
+    assert server.text == canaries.canary_values(TOKEN)["clipboard"]
+    assert clip.to_json()["via"] == "ui"
+    canary_set.undo()
+    assert server.text == "user's own text"  # the user's clipboard is given back
+
+
+def test_shell_command_is_preferred_over_the_ui_server() -> None:
+    server = ClipboardServer()
+    clip = CanarySet(_shell(), TOKEN, clipboard=server).plant()[-1]
+    assert (clip.planted, clip.via) == (True, "cmd") and server.writes == []
+
+
+@pytest.mark.parametrize(("server", "message"), [
+    (ClipboardServer(fail=True), "through the UI automation server failed too"),
+    (ClipboardServer(echo=False), "reading it back gave"),
+])
+def test_ui_server_failure_is_recorded_not_planted(server: ClipboardServer, message: str) -> None:
+    clip = CanarySet(_shell(clipboard=False), TOKEN, clipboard=server).plant()[-1]
+    assert (clip.kind, clip.planted) == ("clipboard", False)
+    assert clip.error is not None and message in clip.error and "Unknown command" in clip.error

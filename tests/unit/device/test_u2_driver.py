@@ -42,6 +42,18 @@ class ScriptedDevice:
     def app_stop(self, package: str) -> None:
         self.calls.append(("app_stop", package))
 
+    clip: str | None = None
+
+    def set_clipboard(self, text: str, label: str | None = None) -> None:
+        self.calls.append(("set_clipboard", text))
+        if text == "fail":
+            raise uiautomator2.exceptions.RPCUnknownError("setClipboard failed")
+        self.clip = text
+
+    @property
+    def clipboard(self) -> str | None:
+        return self.clip
+
     def app_current(self) -> Any:
         if isinstance(self.current, Exception):
             raise self.current
@@ -101,3 +113,13 @@ def test_foreground_app_unknown_is_none() -> None:
     assert driver.foreground_app() == "com.example.shop"
     device.current = uiautomator2.exceptions.DeviceError("Couldn't get focused app")
     assert driver.foreground_app() is None
+
+
+def test_clipboard_round_trip_and_error_mapping() -> None:
+    device = ScriptedDevice()
+    driver = driver_with(device)
+    assert driver.get_clipboard() is None
+    driver.set_clipboard("consentry-clip-1a2b3c4d")
+    assert driver.get_clipboard() == "consentry-clip-1a2b3c4d"
+    with pytest.raises(UiError, match="could not set the clipboard on emulator-5554"):
+        driver.set_clipboard("fail")
