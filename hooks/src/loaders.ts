@@ -1,6 +1,6 @@
 // Classes that arrive after the agent starts: plugin loaders, DexClassLoader on ART, SDKs
 // loaded on demand. Entries whose class is absent at install wait here; when a class loader
-// loads the class, their hooks go in then.
+// hands out the class, or first hands out any class, their hooks go in.
 
 import Java from "frida-java-bridge";
 
@@ -10,8 +10,33 @@ import { CatalogueEntry } from "./protocol.js";
 /** Installs one entry's hooks on a class wrapper; returns the reason when it cannot. */
 export type InstallEntry = (entry: CatalogueEntry, klass: any) => string | null;
 
+/** What made a late class visible to the agent. */
+type Trigger = "loadClass" | "forName" | "probe";
+
+/**
+ * Two ways in, because ART has a native fast path:
+ *
+ * - `ClassLoader.loadClass(String)`: the app asks a loader for a class (a plugin's entry
+ *   class). On HotSpot the VM also resolves classes through it; on ART it does not.
+ * - `Class.forName(String, boolean, ClassLoader)`: the app asks by name. On ART this (like
+ *   the VM's own resolution of classes referenced from a dex-loaded class) goes straight to
+ *   ClassLinker::FindClassInBaseDexClassLoader for PathClassLoader, DexClassLoader,
+ *   InMemoryDexClassLoader and DelegateLastClassLoader, never calling Java `loadClass`.
+ *
+ * So a plugin SDK's classes referenced from its entry class are never seen one by one on
+ * ART. Instead, the first time a loader hands out a class through either door, every
+ * pending class that loader can see is probed with `Class.forName(name, false, loader)`:
+ * loaded (and linked) without running its static initialiser, so the SDK's own code does
+ * not move in time, and hooked before anything can call it.
+ */
 export class LateClasses {
     private pending = new Map<string, CatalogueEntry[]>();
+    /** Loaders already probed, by identity hash (a loader's classes are fixed when built). */
+    private probed = new Set<number>();
+    /** Threads probing now: the probe's own forName calls must not probe again. */
+    private probing = new Set<number>();
+    private classClass: any = null;
+    private system: any = null;
 
     constructor(private buffer: EventBuffer, private installEntry: InstallEntry) {}
 
@@ -25,32 +50,88 @@ export class LateClasses {
         this.pending.set(entry.className, waiting);
     }
 
-    /** Hook ClassLoader.loadClass(String) so classes that arrive later get their pending
-     * entries as they load. On HotSpot a hook on this inherited method sees only calls that
-     * reach ClassLoader's own code (super.loadClass); hooking defineClass instead crashed the
-     * JVM. */
+    /** Hook both doors (see the class comment). On HotSpot a hook on the inherited
+     * loadClass(String) sees only calls that reach ClassLoader's own code
+     * (super.loadClass); hooking defineClass instead crashed the JVM. Class.forName(String)
+     * is not hooked: it is caller-sensitive on HotSpot, and on ART it calls the
+     * three-argument form. */
     watch(): void {
         const late = this;
-        const overload = Java.use("java.lang.ClassLoader").loadClass.overload("java.lang.String");
-        overload.implementation = function (this: any, name: any) {
-            const klass = overload.call(this, name);
-            const className = String(name);
-            if (klass !== null && late.pending.has(className)) {
-                late.install(className, klass);
-            }
+        this.classClass = Java.use("java.lang.Class");
+        this.system = Java.use("java.lang.System");
+        const loadClass = Java.use("java.lang.ClassLoader").loadClass.overload("java.lang.String");
+        loadClass.implementation = function (this: any, name: any) {
+            const klass = loadClass.call(this, name);
+            late.arrived(String(name), klass, this, "loadClass");
+            return klass;
+        };
+        const forName = this.classClass.forName.overload(
+            "java.lang.String", "boolean", "java.lang.ClassLoader");
+        forName.implementation = function (this: any, name: any, init: any, loader: any) {
+            const klass = forName.call(this, name, init, loader);
+            late.arrived(String(name), klass, loader, "forName");
             return klass;
         };
     }
 
-    private install(className: string, klass: any): void {
+    private arrived(className: string, klass: any, loader: any, trigger: Trigger): void {
+        if (this.pending.size === 0 || klass === null) {
+            return;
+        }
+        if (this.pending.has(className)) {
+            this.install(className, klass, trigger);
+        }
+        if (loader !== null && this.pending.size > 0) {
+            this.probe(loader);
+        }
+    }
+
+    /** Find, without initialising them, the pending classes this loader can see. */
+    private probe(loader: any): void {
+        const thread = Process.getCurrentThreadId();
+        if (this.probing.has(thread)) {
+            return;
+        }
+        const id = this.system.identityHashCode(loader) as number;
+        if (this.probed.has(id)) {
+            return;
+        }
+        this.probed.add(id);
+        this.probing.add(thread);
+        try {
+            for (const className of [...this.pending.keys()]) {
+                let klass: any;
+                try {
+                    klass = this.classClass.forName(className, false, loader);
+                } catch (e) {
+                    continue;  // not in this loader (ClassNotFoundException, NoClassDefFoundError)
+                }
+                if (this.pending.has(className)) {
+                    this.install(className, klass, "probe");
+                }
+            }
+        } finally {
+            this.probing.delete(thread);
+        }
+    }
+
+    private install(className: string, klass: any, trigger: Trigger): void {
         const entries = this.pending.get(className) ?? [];
         this.pending.delete(className);
+        if (entries.length === 0) {
+            return;
+        }
         let wrapper: any;
+        let loader: any;
         try {
-            // Link and initialise it first: redefining a loaded but unlinked class crashes
-            // HotSpot.
-            Java.use("java.lang.Class").forName(className, true, klass.getClassLoader());
-            wrapper = Java.ClassFactory.get(klass.getClassLoader()).use(className);
+            loader = klass.getClassLoader();
+            // Link it, but do not initialise it (that would run the SDK's static code
+            // early): redefining a loaded but unlinked class crashes HotSpot, and
+            // getDeclaredMethods links (JVM_GetClassDeclaredMethods). ART links classes when
+            // it defines them; frida-java-bridge re-applies replacements when ART marks the
+            // class initialised later (instrumentArtFixupStaticTrampolines).
+            klass.getDeclaredMethods();
+            wrapper = Java.ClassFactory.get(loader).use(className);
         } catch (e) {
             for (const entry of entries) {
                 this.skipped(entry, `late class not usable: ${(e as Error).message}`);
@@ -69,7 +150,8 @@ export class LateClasses {
                 entry: entry.id,
                 api: `${entry.className}.${entry.method}`,
                 late: true,
-                loader: String(klass.getClassLoader()),
+                loader: String(loader),
+                trigger,
             });
         }
     }
