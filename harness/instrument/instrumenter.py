@@ -158,11 +158,19 @@ class Instrumenter:
             self.unexpected_exit = reason
 
     def flush(self) -> None:
-        if self._session is not None and self._session.detached_reason is None:
+        """Have every live agent, the app's and its children's, send what it has buffered.
+
+        Each reply comes after the events it flushed, so when this returns they are
+        recorded: call it before killing the app, whose children die with it."""
+        with self._lock:
+            sessions = [self._session, *self._child_sessions.values()]
+        for session in sessions:
+            if session is None or session.detached_reason is not None:
+                continue
             try:
-                self._session.call("flush")
-            except InstrumentationError as exc:  # the app may be gone: say so, go on
-                log.debug("agent flush failed: %s", exc)
+                session.call("flush")
+            except InstrumentationError as exc:  # the process may be gone: say so, go on
+                log.debug("agent flush in pid %s failed: %s", session.pid, exc)
 
     def agent_stats(self) -> dict[str, Any]:
         """The agent's counters: events sent and dropped so far, its heap in bytes."""
@@ -195,7 +203,7 @@ class Instrumenter:
                             "reporting it within 5 s; its last events may be missing"})
             child.detach()
         if self._session is not None:
-            self.flush()
+            self.flush()  # the children's sessions are gone by now: only the app's is left
             self._session.detach()
             self._session = None
         if self._stop_watching is not None:

@@ -3,11 +3,21 @@ child at birth, the agent is loaded into it with its own process name, then it r
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
+from harness.instrument import frida_adapter
 from harness.instrument.agent_build import AgentBundle
+from harness.instrument.catalogue import Catalogue
+from harness.instrument.instrumenter import Instrumenter
+from harness.recorder import Recorder
+from harness.targets.base import FridaDeviceRef, SpawnedApp
 from tests.integration.test_native_hooks import build_c, hook_calls, run_instrumented
 
 pytestmark = pytest.mark.integration
@@ -74,3 +84,65 @@ def test_without_following_the_child_runs_uninstrumented(
     assert not [e for e in events if e["type"] == "app.child"]
     assert [c["data_type"] for c in hook_calls(events)] == ["arp"]
     assert instrumenter.children == {}
+
+
+LINGERER = r"""
+#include <fcntl.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (fork() == 0) {                      /* a long-lived child, like a :push service */
+        char buf[256];
+        int fd = open("/sys/class/net/lo/address", O_RDONLY);
+        if (fd >= 0) { read(fd, buf, sizeof buf); close(fd); }
+        close(open(argv[1], O_CREAT | O_WRONLY, 0644));   /* tell the test it has read */
+        pause();
+        _exit(0);
+    }
+    pause();
+    return 0;
+}
+"""
+
+
+def test_flush_sends_the_childrens_buffered_events_before_the_app_is_killed(
+        tmp_path: Path, agent_bundle: AgentBundle) -> None:
+    program = build_c(tmp_path, LINGERER, "lingerer")
+    marker = tmp_path / "child-has-read"
+    local = FridaDeviceRef(kind="local")
+    recorder = Recorder(tmp_path / "run")
+    # Batches leave the agent only when flushed: what the child read stays in its buffer
+    # until Instrumenter.flush() asks for it.
+    instrumenter = Instrumenter(recorder, Catalogue(()), agent_bundle, local,
+                                agent_options={"flushIntervalMs": 600_000, "batchSize": 10_000},
+                                follow_children=True)
+    pid = frida_adapter.spawn(local, [str(program), str(marker)])
+    child_pid = None
+    try:
+        instrumenter.attach(SpawnedApp(pid=pid, process="lingerer"))
+        frida_adapter.resume(local, pid)
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the child never read the MAC"
+            time.sleep(0.05)
+        (child_pid,) = instrumenter.children
+
+        def child_reads() -> list[dict[str, object]]:
+            lines = (tmp_path / "run" / "events.jsonl").read_text().splitlines()
+            return [e["data"] for e in map(json.loads, lines)
+                    if e["type"] == "hook.call" and e["data"]["pid"] == child_pid]
+
+        assert child_reads() == []  # still buffered in the child's agent
+        instrumenter.expect_exit()
+        instrumenter.flush()
+        # Recorded before anything is killed: the app's children die with it.
+        reads = child_reads()
+        assert [(r["data_type"], r["process"]) for r in reads] == [
+            ("mac", f"lingerer:{child_pid}")]
+    finally:
+        for victim in (child_pid, pid):
+            if victim is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(victim, signal.SIGKILL)
+        instrumenter.detach()
+        recorder.close()
