@@ -58,7 +58,8 @@ class SessionOptions:
     clear: bool = True
     analyze: bool = True
     follow_children: bool = True
-    """Hold the app's forked children at birth and instrument them too (child gating)."""
+    """Hold the app's forked children at birth and instrument them too (child gating); on
+    Android also its other processes (``pkg:push``) through spawn gating."""
 
 
 @dataclass
@@ -202,7 +203,10 @@ class Session:
                      f"{endpoint.port}"})
         self._instrumenter = Instrumenter(self.recorder, catalogue, bundle,
                                           self.target.frida_device(),
-                                          follow_children=self.options.follow_children)
+                                          follow_children=self.options.follow_children,
+                                          # zygote starts :push/:remote: spawn gating
+                                          follow_app_processes=self.options.follow_children
+                                          and self.target.name == "android")
         stack.callback(self._stop_app_quietly)
         runner = ScenarioRunner(self.target.ui(), self, self.recorder)
         self._runner = runner

@@ -95,7 +95,8 @@ class ChildInfo:
     """A process the instrumented app created, held suspended by child gating."""
 
     pid: int
-    parent_pid: int
+    parent_pid: int | None
+    """None for a process zygote started (spawn gating): its parent is not the app."""
     origin: str
     """``fork``, ``exec`` or ``spawn``."""
     identifier: str | None
@@ -122,6 +123,58 @@ def watch_children(ref: FridaDeviceRef, on_child: Callable[[ChildInfo], None]
             device.off("child-added", added)
 
     return stop
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnInfo:
+    """A process held at birth by device-wide spawn gating."""
+
+    pid: int
+    identifier: str | None
+    """On Android the process name zygote gives it, such as ``com.example:push``."""
+
+
+class FridaSpawnGate:
+    """Device-wide spawn gating (Android: frida-server's zygote hook): every new process on
+    the device is held at birth until resumed, so whoever enables it must resume them all.
+
+    Frida 17.26's local Linux device does not support it (enable raises "no such file or
+    directory"); forked children are followed with child gating instead."""
+
+    def __init__(self, ref: FridaDeviceRef) -> None:
+        self._device = get_device(ref)
+
+    def enable(self) -> None:
+        with map_frida_errors("enabling spawn gating"):
+            self._device.enable_spawn_gating()
+
+    def disable(self) -> None:
+        """Stop gating; frida-server resumes what it still holds."""
+        with map_frida_errors("disabling spawn gating"):
+            self._device.disable_spawn_gating()
+
+    def pending(self) -> list[SpawnInfo]:
+        with map_frida_errors("listing held spawns"):
+            return [SpawnInfo(pid=int(s.pid), identifier=s.identifier)
+                    for s in self._device.enumerate_pending_spawn()]
+
+    def resume(self, pid: int) -> None:
+        with map_frida_errors(f"resuming spawned pid {pid}"):
+            self._device.resume(pid)
+
+    def on_spawn(self, callback: Callable[[SpawnInfo], None]) -> Callable[[], None]:
+        """Call ``callback`` (on Frida's thread: hand work off) for each held spawn; returns
+        the function that stops."""
+        def added(spawn: Any) -> None:
+            callback(SpawnInfo(pid=int(spawn.pid), identifier=spawn.identifier))
+
+        self._device.on("spawn-added", added)
+
+        def stop() -> None:
+            with contextlib.suppress(frida.InvalidOperationError, frida.TransportError):
+                self._device.off("spawn-added", added)
+
+        return stop
 
 
 def compile_agent(entrypoint: Path, project_root: Path) -> str:

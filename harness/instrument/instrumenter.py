@@ -11,6 +11,7 @@ from harness.clock import ZERO, ClockOffset, measure
 from harness.errors import InstrumentationError
 from harness.instrument import frida_adapter
 from harness.instrument.agent_build import AgentBundle
+from harness.instrument.app_processes import AppProcessGate
 from harness.instrument.catalogue import Catalogue
 from harness.instrument.protocol import decode
 from harness.recorder import Recorder
@@ -33,12 +34,14 @@ class Instrumenter:
     """One agent session per app process; events go straight to the recorder.
 
     With ``follow_children`` the app's child processes are held at birth (child gating),
-    get the agent with their own process name, and only then run.
+    get the agent with their own process name, and only then run. With
+    ``follow_app_processes`` (Android) the app's processes that zygote starts (``pkg:push``)
+    are held the same way through device-wide spawn gating (:mod:`.app_processes`).
     """
 
     def __init__(self, recorder: Recorder, catalogue: Catalogue, bundle: AgentBundle,
                  device: FridaDeviceRef, *, agent_options: dict[str, Any] | None = None,
-                 follow_children: bool = False) -> None:
+                 follow_children: bool = False, follow_app_processes: bool = False) -> None:
         self.recorder = recorder
         self.catalogue = catalogue
         self.bundle = bundle
@@ -46,6 +49,7 @@ class Instrumenter:
         self.agent_options = dict(agent_options or {})
         """Extra init options for the agent (native, plaintext, unpin, maxBuffered, ...)."""
         self.follow_children = follow_children
+        self.follow_app_processes = follow_app_processes
         self.clock: ClockOffset = ZERO
         self.coverage: dict[str, Any] = {}
         self.dropped = 0
@@ -56,6 +60,7 @@ class Instrumenter:
         self._child_sessions: dict[int, frida_adapter.AgentSession] = {}
         self._child_threads: list[threading.Thread] = []
         self._stop_watching: Any = None
+        self._app_gate: AppProcessGate | None = None
         self._lock = threading.Lock()
         self._spawned: SpawnedApp | None = None
         self._expect_exit = False
@@ -85,6 +90,8 @@ class Instrumenter:
         self.recorder.record("agent.coverage", {**self.coverage, "pid": spawned.pid,
                                                 "skipped_entries": skipped,
                                                 "clock": self.clock.to_json()})
+        if self.follow_app_processes and self._app_gate is None:
+            self._gate_app_processes(spawned.process)
         return self.coverage
 
     # --- child processes ---
@@ -106,9 +113,25 @@ class Instrumenter:
             self._child_threads.append(thread)
         thread.start()
 
-    def _instrument_child(self, child: frida_adapter.ChildInfo) -> None:
-        parent = self.children.get(child.parent_pid) or (
-            self._spawned.process if self._spawned else "")
+    def _gate_app_processes(self, package: str) -> None:
+        gate = AppProcessGate(frida_adapter.FridaSpawnGate(self.device), package,
+                              self._instrument_spawn, on_error=self._spawn_error)
+        gate.start()  # before the app runs: its first :push process may start at once
+        self._app_gate = gate
+        self.recorder.record("agent.spawn_gating", {"package": package, "enabled": True})
+
+    def _instrument_spawn(self, spawn: frida_adapter.SpawnInfo) -> None:
+        child = frida_adapter.ChildInfo(pid=spawn.pid, parent_pid=None, origin="spawn",
+                                        identifier=spawn.identifier, path=None, argv=None)
+        self._instrument_child(child, resume=False)  # the gate resumes it
+
+    def _spawn_error(self, spawn: frida_adapter.SpawnInfo, message: str) -> None:
+        self.recorder.record("agent.error", {"pid": spawn.pid, "process": spawn.identifier,
+                                             "message": f"app process: {message}"})
+
+    def _instrument_child(self, child: frida_adapter.ChildInfo, *, resume: bool = True) -> None:
+        known = self.children.get(child.parent_pid) if child.parent_pid is not None else None
+        parent = known or (self._spawned.process if self._spawned else "")
         name = child_process_name(child, parent)
         self.recorder.record("app.child", {"pid": child.pid, "parent_pid": child.parent_pid,
                                            "origin": child.origin, "process": name,
@@ -132,10 +155,11 @@ class Instrumenter:
             self.recorder.record("agent.error", {"pid": child.pid, "process": name,
                                                  "message": f"child not instrumented: {exc}"})
         finally:
-            try:
-                frida_adapter.resume(self.device, child.pid)
-            except InstrumentationError as exc:
-                log.warning("could not resume child %s: %s", child.pid, exc)
+            if resume:
+                try:
+                    frida_adapter.resume(self.device, child.pid)
+                except InstrumentationError as exc:
+                    log.warning("could not resume child %s: %s", child.pid, exc)
 
     def _on_child_detached(self, pid: int, name: str, reason: str) -> None:
         self.recorder.record("app.exit" if "terminated" in reason else "agent.detached",
@@ -184,6 +208,11 @@ class Instrumenter:
 
     def detach(self) -> None:
         self._expect_exit = True
+        if self._app_gate is not None:
+            # First: nothing may stay held on the device once we stop listening.
+            self._app_gate.stop()
+            self._app_gate = None
+            self.recorder.record("agent.spawn_gating", {"enabled": False})
         with self._lock:
             threads = list(self._child_threads)
         for thread in threads:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import InstrumentationError
 from harness.instrument import frida_adapter
 from harness.instrument.agent_build import AgentBundle
 from harness.instrument.catalogue import Catalogue
@@ -146,3 +147,17 @@ def test_flush_sends_the_childrens_buffered_events_before_the_app_is_killed(
                     os.kill(victim, signal.SIGKILL)
         instrumenter.detach()
         recorder.close()
+
+
+def test_spawn_gating_is_not_available_on_the_local_linux_device() -> None:
+    """Android's zygote-started processes need device-wide spawn gating; Frida's local Linux
+    device has none, so that path is unit-tested with a fake gate and proven in
+    tests/device/test_app_processes.py. If this starts failing, Frida gained it: prove the
+    gate here for real."""
+    gate = frida_adapter.FridaSpawnGate(FridaDeviceRef(kind="local"))
+    try:
+        with pytest.raises(InstrumentationError, match="enabling spawn gating"):
+            gate.enable()
+    finally:
+        with contextlib.suppress(InstrumentationError):
+            gate.disable()
