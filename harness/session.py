@@ -17,7 +17,7 @@ from typing import Any
 
 from harness import __version__
 from harness.capture.har import write_har
-from harness.capture.proxy import MitmdumpProcess
+from harness.capture.proxy import WIREGUARD_PORT, CaptureMode, MitmdumpProcess
 from harness.device.canaries import (
     CANARY_EVENT,
     GROUND_TRUTH_EVENT,
@@ -25,8 +25,10 @@ from harness.device.canaries import (
     ClipboardWriter,
     normalize_types,
 )
-from harness.errors import CaptureError, HarnessError, InstrumentationError, UiError
+from harness.device.wireguard import parse_client_config
+from harness.errors import CaptureError, ConfigError, HarnessError, InstrumentationError, UiError
 from harness.events import SCHEMA_VERSION
+from harness.files import write_atomic
 from harness.instrument import frida_adapter
 from harness.instrument.agent_build import AgentBundle, build_agent
 from harness.instrument.catalogue import Catalogue, load_catalogue
@@ -34,9 +36,24 @@ from harness.instrument.instrumenter import Instrumenter
 from harness.recorder import Recorder, iso
 from harness.scenario.model import Scenario
 from harness.scenario.runner import ScenarioRunner
-from harness.targets.base import AppSpec, SpawnedApp, Target
+from harness.targets.base import AppSpec, SpawnedApp, Target, WireGuardEndpoint, WireGuardTarget
 
 log = logging.getLogger(__name__)
+
+
+WIREGUARD_CONFIG_FILE = "wireguard-client.conf"
+
+
+def wireguard_target(target: Target, mode: CaptureMode) -> WireGuardTarget | None:
+    """``target`` as a WireGuard-capable one in ``wireguard`` mode, None in ``regular`` mode."""
+    if mode not in target.capture_modes:
+        raise ConfigError(f"the {target.name} target cannot capture in {mode!r} mode; it "
+                          f"supports: {', '.join(target.capture_modes)}")
+    if mode != "wireguard":
+        return None
+    if not isinstance(target, WireGuardTarget):
+        raise ConfigError(f"the {target.name} target lists 'wireguard' but cannot set it up")
+    return target
 
 
 class AppEnded(Exception):
@@ -60,6 +77,11 @@ class SessionOptions:
     follow_children: bool = True
     """Hold the app's forked children at birth and instrument them too (child gating); on
     Android also its other processes (``pkg:push``) through spawn gating."""
+    capture: CaptureMode = "regular"
+    """``regular``: the app's proxy setting; ``wireguard``: a WireGuard tunnel to mitmdump,
+    for apps that ignore the proxy (targets that list it in ``capture_modes``)."""
+    wireguard_port: int = WIREGUARD_PORT
+    """UDP port of the WireGuard server (fixed, so a hand-imported tunnel stays valid)."""
 
 
 @dataclass
@@ -185,22 +207,34 @@ class Session:
     def _run(self, stack: contextlib.ExitStack, catalogue: Catalogue,
              bundle: AgentBundle) -> None:
         self.recorder.write_manifest(target={"name": self.target.name, **self.target.describe()})
+        wireguard = wireguard_target(self.target, self.options.capture)
+        # Asked before mitmdump starts: a physical device without an endpoint fails at once.
+        endpoint_host = wireguard.wireguard_endpoint_host() if wireguard else None
         proxy = MitmdumpProcess(
-            self.options.out, listen_host=self.target.proxy_listen_host(),
+            self.options.out,
+            listen_host=(wireguard.wireguard_listen_host() if wireguard
+                         else self.target.proxy_listen_host()),
+            listen_port=self.options.wireguard_port if wireguard else 0,
             confdir=self.options.mitm_confdir, resolve=self.options.resolve,
             ssl_insecure=self.options.ssl_insecure, on_flow=self._on_flow,
-            on_error=self._on_capture_error)
+            on_error=self._on_capture_error, mode=self.options.capture)
         proxy.start()
         self._proxy = proxy
         stack.callback(self._stop_proxy)
-        endpoint = self.target.app_proxy(proxy.port, proxy.ca_cert_path)
-        app_facts = self.target.prepare(self.app, endpoint, clear=self.options.clear)
+        capture: dict[str, Any] = {"mode": self.options.capture,
+                                   "proxy": f"{proxy.address[0]}:{proxy.port}",
+                                   "mitmproxy": proxy.mitmproxy_version}
+        if wireguard is not None and endpoint_host is not None:
+            tunnel = self._wireguard_endpoint(proxy, endpoint_host)
+            app_facts = wireguard.prepare_wireguard(self.app, tunnel, clear=self.options.clear)
+            capture.update(udp_port=tunnel.port, endpoint=f"{tunnel.host}:{tunnel.port}",
+                           client_config=tunnel.config_file.name)
+        else:
+            endpoint = self.target.app_proxy(proxy.port, proxy.ca_cert_path)
+            app_facts = self.target.prepare(self.app, endpoint, clear=self.options.clear)
+            capture["app_proxy"] = f"{endpoint.host}:{endpoint.port}"
         self._record_known_values(stack)
-        self.recorder.write_manifest(
-            app={"package": self.package, **app_facts},
-            capture={"proxy": f"{proxy.address[0]}:{proxy.port}",
-                     "mitmproxy": proxy.mitmproxy_version, "app_proxy": f"{endpoint.host}:"
-                     f"{endpoint.port}"})
+        self.recorder.write_manifest(app={"package": self.package, **app_facts}, capture=capture)
         self._instrumenter = Instrumenter(self.recorder, catalogue, bundle,
                                           self.target.frida_device(),
                                           follow_children=self.options.follow_children,
@@ -221,6 +255,19 @@ class Session:
             log.warning("the app ended itself after the refusal; remaining steps skipped")
             return
         self._settle()
+
+    def _wireguard_endpoint(self, proxy: MitmdumpProcess, host: str) -> WireGuardEndpoint:
+        """mitmproxy's client config pointed at ``host``, checked and saved in the run dir
+        (the file a user imports by hand when the target cannot)."""
+        text = proxy.wireguard_client_config(host)
+        try:
+            parse_client_config(text)
+        except ValueError as exc:
+            raise CaptureError(f"mitmdump handed out an unusable WireGuard config: {exc}") from exc
+        path = self.options.out / WIREGUARD_CONFIG_FILE
+        write_atomic(path, text)
+        return WireGuardEndpoint(host=host, port=proxy.port, client_config=text,
+                                 config_file=path.resolve(), ca_pem=proxy.ca_cert_path)
 
     def _record_known_values(self, stack: contextlib.ExitStack) -> None:
         """Ground truth and canaries (see harness.device.canaries): values a send can be

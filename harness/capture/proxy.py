@@ -49,6 +49,8 @@ OUTPUT_TAIL_LINES = 20
 WIREGUARD_PREFIX = "CONSENTRY-WIREGUARD "
 CaptureMode = Literal["regular", "wireguard"]
 MODES: tuple[str, ...] = ("regular", "wireguard")
+WIREGUARD_PORT = 51820
+"""mitmproxy's own default; a fixed port keeps a hand-imported client config valid across runs."""
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +152,10 @@ class MitmdumpProcess:
         config = self.wireguard_config
         if endpoint_host is None:
             return config
-        lines = [f"Endpoint = {endpoint_host}:{self.port}" if line.startswith("Endpoint")
+        host = f"[{endpoint_host}]" if ":" in endpoint_host else endpoint_host  # IPv6 literal
+        lines = [f"Endpoint = {host}:{self.port}" if line.startswith("Endpoint")
                  else line for line in config.splitlines()]
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n"
 
     def _mode_args(self) -> list[str]:
         if self.mode == "regular":
@@ -357,5 +360,5 @@ def free_udp_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
-__all__ = ["MitmdumpProcess", "mitmdump_command", "free_udp_port", "FLOWS_FILE", "LOG_FILE",
-           "MODES", "WIREGUARD_PREFIX"]
+__all__ = ["MitmdumpProcess", "mitmdump_command", "free_udp_port", "CaptureMode", "FLOWS_FILE",
+           "LOG_FILE", "MODES", "WIREGUARD_PORT", "WIREGUARD_PREFIX"]

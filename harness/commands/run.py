@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from harness.capture.proxy import MODES, WIREGUARD_PORT
 from harness.commands.common import (
     add_session_arguments,
     categories,
@@ -13,10 +15,15 @@ from harness.commands.common import (
     print_result,
     terminate_as_exit,
 )
+from harness.device.wireguard import EMULATOR_HOST
 from harness.errors import ConfigError
 from harness.scenario.loader import builtin_names, load_scenario
 from harness.session import Session, SessionOptions
 from harness.targets.base import AppSpec, Target
+
+if TYPE_CHECKING:
+    from harness.targets.android import AndroidTarget
+    from harness.targets.local import LocalTarget
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,8 +40,41 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--command", help="local target: the command line to start")
     parser.add_argument("--no-clear", action="store_true",
                         help="keep the app's data (default: pm clear before the run)")
+    parser.add_argument("--capture", choices=MODES, default="regular",
+                        help="regular: the device's proxy setting (default); wireguard: a "
+                        "WireGuard tunnel to mitmdump, for apps that ignore the proxy (android; "
+                        "the WireGuard app must be installed, set up itself with root)")
+    parser.add_argument("--wireguard-endpoint", metavar="HOST",
+                        help="wireguard capture: this machine's address as the device reaches "
+                        f"it (default on emulators: {EMULATOR_HOST}; required on real devices)")
+    parser.add_argument("--wireguard-port", type=int, default=WIREGUARD_PORT, metavar="PORT",
+                        help=f"wireguard capture: UDP port of the server "
+                        f"(default {WIREGUARD_PORT})")
     add_session_arguments(parser)
-    parser.set_defaults(handler=run_session)
+    parser.set_defaults(handler=run_session, usage=parser.error)
+
+
+def target_class(name: str) -> type[AndroidTarget] | type[LocalTarget]:
+    if name == "android":
+        from harness.targets.android import AndroidTarget
+
+        return AndroidTarget
+    from harness.targets.local import LocalTarget
+
+    return LocalTarget
+
+
+def capture_usage_error(args: argparse.Namespace) -> str | None:
+    """Why the capture options do not fit the target (a usage error), or None."""
+    modes = target_class(args.target).capture_modes
+    if args.capture not in modes:
+        return (f"--capture {args.capture} is not available for --target {args.target} "
+                f"(it supports: {', '.join(modes)})")
+    if args.capture != "wireguard" and args.wireguard_endpoint:
+        return "--wireguard-endpoint only applies with --capture wireguard"
+    if not 0 < args.wireguard_port < 65536:
+        return f"--wireguard-port {args.wireguard_port}: not a UDP port (1-65535)"
+    return None
 
 
 def make_target(args: argparse.Namespace) -> tuple[Target, AppSpec]:
@@ -43,7 +83,8 @@ def make_target(args: argparse.Namespace) -> tuple[Target, AppSpec]:
 
         if args.apk is not None and not args.apk.is_file():
             raise ConfigError(f"--apk {args.apk}: no such file")
-        return AndroidTarget(args.serial), AppSpec(package=args.package, apk=args.apk)
+        return (AndroidTarget(args.serial, wireguard_endpoint=args.wireguard_endpoint),
+                AppSpec(package=args.package, apk=args.apk))
     from harness.targets.local import LocalTarget
 
     if not args.command:
@@ -55,13 +96,17 @@ def make_target(args: argparse.Namespace) -> tuple[Target, AppSpec]:
 
 
 def run_session(args: argparse.Namespace) -> int:
+    problem = capture_usage_error(args)
+    if problem is not None:
+        args.usage(problem)  # argparse: message and exit code 2, before anything starts
     terminate_as_exit()
     scenario = load_scenario(args.scenario)
     args.out = args.out or default_out(args.package, scenario.name)
     target, app = make_target(args)
     options = SessionOptions(out=args.out, categories=categories(args.categories),
                              settle=args.settle, analyze=not args.no_analyze,
-                             clear=not args.no_clear)
+                             clear=not args.no_clear, capture=args.capture,
+                             wireguard_port=args.wireguard_port)
     result = Session(target, app, scenario, options).run()
     print_result(result)
     return 0

@@ -11,15 +11,23 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.device import cacert, commands, frida_server, groundtruth, parsers
-from harness.device.shell import DeviceShell, RootMode, check_output, detect_root
-from harness.errors import DeviceError
+from harness.device import cacert, commands, frida_server, groundtruth, parsers, wireguard
+from harness.device.shell import DeviceShell, RootMode, check_output, detect_root, root_shell
+from harness.errors import ConfigError, DeviceError
 from harness.files import sha256_file
-from harness.targets.base import AppSpec, FridaDeviceRef, ProxyEndpoint, SpawnedApp
+from harness.targets.base import (
+    AppSpec,
+    CaptureMode,
+    FridaDeviceRef,
+    ProxyEndpoint,
+    SpawnedApp,
+    WireGuardEndpoint,
+)
 from harness.ui.base import UiDriver
 
 log = logging.getLogger(__name__)
@@ -29,12 +37,16 @@ _UNSET: Any = object()
 
 class AndroidTarget:
     name = "android"
+    capture_modes: tuple[CaptureMode, ...] = ("regular", "wireguard")
 
     def __init__(self, serial: str | None = None, *, frida_server: str | None = None,
                  device: DeviceShell | None = None, require_ca: bool = True,
-                 host_frida_version: str | None = None) -> None:
+                 host_frida_version: str | None = None, wireguard_endpoint: str | None = None,
+                 tunnel_timeout: float = 20.0) -> None:
         """``frida_server``: ``host:port`` of a frida-server listening on a custom port
-        (``127.0.0.1:PORT`` is forwarded to the device with adb); default: USB."""
+        (``127.0.0.1:PORT`` is forwarded to the device with adb); default: USB.
+        ``wireguard_endpoint``: this host's address as the device reaches it (WireGuard
+        capture on a physical device); ``tunnel_timeout``: seconds to wait for the tunnel."""
         if device is None:
             from harness.device.adb import AdbutilsDevice
 
@@ -48,6 +60,8 @@ class AndroidTarget:
         self._root: RootMode | None = _UNSET
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._ui: UiDriver | None = None
+        self._wireguard_endpoint = wireguard_endpoint
+        self._tunnel_timeout = tunnel_timeout
 
     # --- facts ------------------------------------------------------------------------
 
@@ -82,6 +96,14 @@ class AndroidTarget:
         return ProxyEndpoint(host="127.0.0.1", port=listen_port, ca_pem=ca_pem)
 
     def prepare(self, app: AppSpec, proxy: ProxyEndpoint, *, clear: bool = True) -> dict[str, Any]:
+        facts = self._prepare_app(app, clear)
+        self._point_at_proxy(proxy)
+        facts["proxy"] = f"{proxy.host}:{proxy.port}"
+        facts["ca"] = self._trust_ca(proxy.ca_pem)
+        facts["frida_server"] = self._frida_server_running()
+        return facts
+
+    def _prepare_app(self, app: AppSpec, clear: bool) -> dict[str, Any]:
         facts: dict[str, Any] = {"package": app.package}
         facts.update(self._install_or_locate(app))
         if clear:
@@ -93,10 +115,6 @@ class AndroidTarget:
             self.device.shell(commands.dumpsys_package(app.package)).output)
         facts["version_name"] = version.version_name
         facts["version_code"] = version.version_code
-        self._point_at_proxy(proxy)
-        facts["proxy"] = f"{proxy.host}:{proxy.port}"
-        facts["ca"] = self._trust_ca(proxy.ca_pem)
-        facts["frida_server"] = self._frida_server_running()
         return facts
 
     def _install_or_locate(self, app: AppSpec) -> dict[str, Any]:
@@ -156,6 +174,173 @@ class AndroidTarget:
             self._on_close(f"undo CA: {command}",
                            functools.partial(self._must, line, "Removing the proxy CA"))
         return {"trusted": True, "file": done.name, "preinstalled": done.already_trusted}
+
+    # --- WireGuard capture ----------------------------------------------------------------
+
+    def wireguard_listen_host(self) -> str:
+        # UDP cannot ride `adb reverse`: listen where the device can reach this host. A
+        # WireGuard server answers only the peer holding the generated client key.
+        return "0.0.0.0"
+
+    def is_emulator(self) -> bool:
+        return self.serial.startswith("emulator-") or bool(self.describe()["emulator"])
+
+    def wireguard_endpoint_host(self) -> str:
+        if self._wireguard_endpoint:
+            return self._wireguard_endpoint
+        if self.is_emulator():
+            return wireguard.EMULATOR_HOST
+        raise ConfigError(
+            f"device {self.serial} is not an emulator, so consentry cannot know how it reaches "
+            "this machine: pass --wireguard-endpoint HOST, this machine's address on a network "
+            "the device is on (e.g. its Wi-Fi LAN IP from `ip -4 addr`), with UDP allowed in")
+
+    def prepare_wireguard(self, app: AppSpec, endpoint: WireGuardEndpoint, *,
+                          clear: bool = True) -> dict[str, Any]:
+        tunnel = self._wireguard_tunnel(endpoint)  # first: it checks what the user must fix
+        facts = self._prepare_app(app, clear)
+        facts["wireguard"] = tunnel
+        facts["ca"] = self._trust_ca(endpoint.ca_pem)
+        facts["frida_server"] = self._frida_server_running()
+        return facts
+
+    def _wireguard_tunnel(self, endpoint: WireGuardEndpoint) -> dict[str, Any]:
+        steps = wireguard.manual_steps(str(endpoint.config_file))
+        if not parsers.parse_pm_path(self.device.shell(commands.pm_path(wireguard.PACKAGE)).output):
+            raise DeviceError(f"WireGuard capture: the WireGuard app is not installed on "
+                              f"{self.serial}; {steps}")
+        root = self.root
+        if root is None:
+            network = wireguard.tunnel_up(self._dumpsys_connectivity())
+            if network is None:
+                raise DeviceError(f"WireGuard capture needs root on {self.serial} to set the "
+                                  f"tunnel up, or a tunnel the user already switched on; {steps}")
+            log.warning("no root on %s: using the WireGuard tunnel already up on %s as it is; "
+                        "make sure it is the one in %s", self.serial, network.interface,
+                        endpoint.config_file)
+            return {"managed": False, "interface": network.interface, "session": network.session}
+        return self._start_tunnel(endpoint, root)
+
+    def _start_tunnel(self, endpoint: WireGuardEndpoint, root: RootMode) -> dict[str, Any]:
+        app_dir = wireguard.data_dir()
+        owner = wireguard.parse_owner(root_shell(
+            self.device, root, wireguard.owner_of(app_dir), what="Reading the WireGuard app's uid"))
+        context = wireguard.parse_context(root_shell(
+            self.device, root, wireguard.context_of(app_dir),
+            what="Reading the WireGuard app's SELinux label"))
+        if owner is None or context is None:
+            raise DeviceError(f"cannot tell the owner/SELinux label of {app_dir} on "
+                              f"{self.serial} (got {owner!r}, {context!r})")
+        place = functools.partial(self._put_app_file, owner=owner, context=context, root=root)
+        # The app lists tunnels and reads its preferences once per process: stop it first.
+        self._must(commands.force_stop(wireguard.PACKAGE), "Stopping the WireGuard app")
+        store = wireguard.datastore_path()
+        original = self._get_app_file(store, root)
+        # Registered before each change, so a half-done change is still undone at close.
+        self._on_close("restore the WireGuard app's preferences",
+                       functools.partial(self._restore_app_file, store, original, place, root))
+        root_shell(self.device, root, wireguard.make_private_dirs(
+            [wireguard.files_dir(), wireguard.datastore_dir()], owner, context),
+            what="Creating the WireGuard app's files dir")
+        place(wireguard.set_boolean_preference(original or b"", wireguard.REMOTE_CONTROL_KEY,
+                                               True), store)
+        conf = wireguard.config_path()
+        self._on_close(f"remove {conf}", functools.partial(
+            self._must, commands.as_root(wireguard.remove(conf), root),
+            "Removing the consentry WireGuard tunnel"))
+        place(endpoint.client_config.encode("utf-8"), conf)
+        # Newest first at close: tunnel down, app stopped (forgets the tunnel), then files.
+        self._on_close("stop the WireGuard app", functools.partial(
+            self._must, commands.force_stop(wireguard.PACKAGE), "Stopping the WireGuard app"))
+        self._pregrant_vpn()
+        self._on_close("bring the WireGuard tunnel down",
+                       functools.partial(self._broadcast, wireguard.ACTION_DOWN, root))
+        self._broadcast(wireguard.ACTION_UP, root)
+        network = self._wait_for_tunnel()
+        return {"managed": True, "tunnel": wireguard.TUNNEL, "interface": network.interface,
+                "session": network.session, "endpoint": f"{endpoint.host}:{endpoint.port}"}
+
+    def _pregrant_vpn(self) -> None:
+        previous = wireguard.parse_appops_mode(check_output(
+            self.device, wireguard.appops_get(), what="Reading WireGuard's VPN consent"))
+        restore = wireguard.appops_set(previous or "default")
+        self._on_close(f"restore WireGuard's VPN consent ({previous or 'default'})",
+                       functools.partial(self._must, restore, "Restoring WireGuard's VPN consent"))
+        self._must(wireguard.appops_set("allow"), "Pre-granting WireGuard's VPN consent")
+        # Started by a broadcast, the app is in the background, where Android 8+ refuses to
+        # start its VpnService; the temporary allow-list expires by itself.
+        allow = self.device.shell(wireguard.temp_allowlist())
+        if not allow.ok:
+            log.warning("could not allow-list WireGuard for a background start (%s); the "
+                        "tunnel may not come up", allow.output.strip())
+
+    def _broadcast(self, action: str, root: RootMode) -> None:
+        # Only root is exempt from the receiver's CONTROL_TUNNELS permission.
+        out = root_shell(self.device, root, wireguard.broadcast(action),
+                         what=f"Sending {action.rsplit('.', 1)[-1]} to WireGuard")
+        if not wireguard.broadcast_delivered(out):
+            raise DeviceError(f"WireGuard did not take {action}: `am broadcast` printed "
+                              f"{out.strip()[:300] or '(nothing)'}")
+
+    def _dumpsys_connectivity(self) -> str:
+        return check_output(self.device, wireguard.dumpsys_connectivity(),
+                            what="Reading the network state")
+
+    def _wait_for_tunnel(self) -> wireguard.VpnNetwork:
+        deadline = time.monotonic() + self._tunnel_timeout
+        while True:
+            network = wireguard.tunnel_up(self._dumpsys_connectivity())
+            if network is not None:
+                return network
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        lines = wireguard.wireguard_log(self.device.shell(wireguard.logcat_recent()).output)
+        said = ("; WireGuard logged:\n  " + "\n  ".join(lines)) if lines else ""
+        raise DeviceError(
+            f"the WireGuard tunnel did not come up on {self.serial} within "
+            f"{self._tunnel_timeout:g}s (`dumpsys connectivity` shows no connected VPN of "
+            f"{wireguard.PACKAGE}); open the WireGuard app to see why{said}")
+
+    def _get_app_file(self, path: str, root: RootMode) -> bytes | None:
+        """The bytes of a file in the app's private dir, or None when it does not exist."""
+        if not self.device.shell(commands.as_root(wireguard.exists(path), root)).ok:
+            return None
+        staged = wireguard.staging_path("pull-" + Path(path).name)
+        root_shell(self.device, root, wireguard.make_staging(), what="Creating a staging dir")
+        try:
+            root_shell(self.device, root, wireguard.copy_out(path, staged),
+                       what=f"Copying {path} out")
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / "file"
+                self.device.pull(staged, local)
+                return local.read_bytes()
+        finally:
+            root_shell(self.device, root, wireguard.remove_staging(),
+                       what="Removing the staging dir")
+
+    def _put_app_file(self, data: bytes, path: str, *, owner: str, context: str,
+                      root: RootMode) -> None:
+        """Write ``path`` in the app's private dir as the app itself would have."""
+        staged = wireguard.staging_path(Path(path).name)
+        root_shell(self.device, root, wireguard.make_staging(), what="Creating a staging dir")
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / Path(path).name
+                local.write_bytes(data)
+                self.device.push(local, staged)
+            root_shell(self.device, root, wireguard.copy_in(staged, path, owner, context),
+                       what=f"Writing {path}")
+        finally:  # the staged copy may hold a private key
+            root_shell(self.device, root, wireguard.remove_staging(),
+                       what="Removing the staging dir")
+
+    def _restore_app_file(self, path: str, original: bytes | None,
+                          place: Callable[[bytes, str], None], root: RootMode) -> None:
+        if original is None:
+            root_shell(self.device, root, wireguard.remove(path), what=f"Removing {path}")
+        else:
+            place(original, path)
 
     # --- frida --------------------------------------------------------------------------
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
+from harness.capture.proxy import CaptureMode as CaptureMode  # re-exported for targets
 from harness.ui.base import UiDriver
 
 
@@ -24,6 +25,21 @@ class ProxyEndpoint:
 
     host: str
     port: int
+    ca_pem: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireGuardEndpoint:
+    """The WireGuard server (mitmdump in ``wireguard`` mode) the device tunnels everything
+    through, as the device reaches it, and the CA the app must trust."""
+
+    host: str
+    port: int
+    """UDP port."""
+    client_config: str
+    """``wg-quick`` client configuration, ``Endpoint = host:port`` already set."""
+    config_file: Path
+    """The same configuration saved on the host (the manual import path shown in errors)."""
     ca_pem: Path
 
 
@@ -53,6 +69,10 @@ class SpawnedApp:
 class Target(Protocol):
     name: str
     """``android`` or ``local``."""
+
+    capture_modes: tuple[CaptureMode, ...]
+    """Traffic capture modes this target can set up; ``regular`` (first) is the default. A
+    target that lists ``wireguard`` implements :class:`WireGuardTarget`."""
 
     def describe(self) -> dict[str, Any]:
         """Facts for the manifest: device model, Android version, serial, abi, ..."""
@@ -96,4 +116,24 @@ class Target(Protocol):
 
     def close(self) -> None:
         """Undo every change made to the device (proxy settings above all)."""
+        ...
+
+
+@runtime_checkable
+class WireGuardTarget(Target, Protocol):
+    """A target that can route the app's traffic through a WireGuard tunnel to mitmdump
+    (for apps that ignore the proxy setting)."""
+
+    def wireguard_listen_host(self) -> str:
+        """The host address mitmdump's WireGuard (UDP) server binds to."""
+        ...
+
+    def wireguard_endpoint_host(self) -> str:
+        """The host address as the device reaches it (``Endpoint`` of the client config);
+        raises ConfigError when it cannot be known."""
+        ...
+
+    def prepare_wireguard(self, app: AppSpec, endpoint: WireGuardEndpoint, *,
+                          clear: bool = True) -> dict[str, Any]:
+        """Like :meth:`Target.prepare`, with the tunnel up instead of a proxy setting."""
         ...

@@ -22,7 +22,7 @@ from harness.errors import ConfigError, HarnessError, ToolchainError, UiError
 from harness.specimen import facts
 from harness.specimen.build import build_specimen
 from harness.specimen.process import ControlledProcess, pid_alive
-from harness.targets.base import AppSpec, FridaDeviceRef, ProxyEndpoint, SpawnedApp
+from harness.targets.base import AppSpec, CaptureMode, FridaDeviceRef, ProxyEndpoint, SpawnedApp
 from harness.ui.control import ControlChannelDriver
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,8 @@ class _Prepared:
 
 class LocalTarget:
     name = "local"
+    capture_modes: tuple[CaptureMode, ...] = ("regular",)
+    """Proxy properties/variables only: a tunnel would need root on this host."""
 
     def __init__(self, log_dir: Path | None = None) -> None:
         self._tmp = Path(tempfile.mkdtemp(prefix="consentry-local-"))
