@@ -22,6 +22,8 @@ Event types and their ``data``:
            the permission names asked for or checked, ``result`` the checked outcome
 ``ui.step``  index, action, detail, screen (relative path of dump), screenshot (relative path)
 ``consent.shown`` / ``consent.accept`` / ``consent.reject``  step, selector, screen, screenshot
+``consent.dialog_seen``  the dialog appeared (seen by any look, whatever step): step,
+           not_before (last look without it), accept / reject labels, findings, screen
 ``flow.http``  see :mod:`harness.capture.record` (id, index, method, url, host, headers, body)
 ``agent.ready`` / ``agent.coverage`` / ``agent.hook_skipped`` / ``agent.error`` /
 ``agent.dropped`` / ``agent.unknown``  protocol version, counts, reasons, raw payloads
@@ -54,6 +56,7 @@ HOOK_CALL = "hook.call"
 PERMISSION_CHECK = "permission.check"
 PERMISSION_REQUEST = "permission.request"
 CONSENT_SHOWN = "consent.shown"
+CONSENT_DIALOG_SEEN = "consent.dialog_seen"
 CONSENT_ACCEPT = "consent.accept"
 CONSENT_REJECT = "consent.reject"
 FLOW_HTTP = "flow.http"

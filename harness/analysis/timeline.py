@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.events import CONSENT_ACCEPT, CONSENT_REJECT, CONSENT_SHOWN, Event
+from harness.events import CONSENT_ACCEPT, CONSENT_DIALOG_SEEN, CONSENT_REJECT, CONSENT_SHOWN, Event
 
 Phase = Literal["before", "refused", "accepted"]
 ConsentState = Literal["accepted", "rejected", "never"]
@@ -55,7 +55,8 @@ class Consent:
 
 
 def consent_of(events: Sequence[Event]) -> Consent:
-    shown = [e.t for e in events if e.type == CONSENT_SHOWN]
+    # The runner records consent.shown when it answers; the watch saw the dialog earlier.
+    shown = [e.t for e in events if e.type in (CONSENT_SHOWN, CONSENT_DIALOG_SEEN)]
     decisions = sorted(
         (e.t, "accept" if e.type == CONSENT_ACCEPT else "reject")
         for e in events

@@ -4,6 +4,11 @@
   ``permission.prompt`` (package, message, screen) and answered by the scenario's policy
   (``allow`` / ``deny``, or ``ask``: leave it for the scenario), recorded as
   ``permission.answer`` with the tapped control and the tap time.
+- The privacy/consent dialog, whatever step runs: ``consent.dialog_seen`` the first time a
+  dialog appears (again after it went away), with the screen, the detected controls and
+  ``not_before``: the last look that did not show it. The event time is the look that did, so
+  the dialog was on screen at the latest then and not before ``not_before``; a read before
+  ``not_before`` happened before the user could even see the dialog.
 - The app's place on screen: ``app.background`` when another package comes to the front,
   ``app.foreground`` when it comes back, ``app.exit`` when its process is gone. ``cause`` says
   whether the harness did it (home, back, launch) or the app did (e.g. it quit after a
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from harness.errors import UiError
 from harness.recorder import Recorder
 from harness.ui.base import UiDriver
-from harness.ui.consent import PermissionPrompt, is_permission_dialog
+from harness.ui.consent import PermissionPrompt, detect, is_permission_dialog
 from harness.ui.hierarchy import Hierarchy, parse_hierarchy
 from harness.ui.keywords import default_keywords
 
@@ -56,6 +61,9 @@ class AppWatch:
         self._unanswerable: str | None = None
         self._background_since: float | None = None
         self._controllers = default_keywords().permission.packages
+        self._dialog_open = False
+        self._last_clear: float | None = None
+        """Start time of the last look that showed no consent dialog."""
 
     # -- foreground -----------------------------------------------------------------------
 
@@ -117,6 +125,7 @@ class AppWatch:
         self.sync()
         if self.exited:
             return Look(None, None)
+        looked = time.time()
         try:
             xml = self.driver.dump_hierarchy()
         except UiError:
@@ -128,6 +137,7 @@ class AppWatch:
         prompt = is_permission_dialog(hierarchy)
         if prompt is None:
             self._open_prompt = None
+            self._consent_dialog(hierarchy, xml, step, looked)
             return Look(xml, hierarchy)
         shot = self._prompt_seen(prompt, xml, step)
         choice = answer or self.policy
@@ -135,6 +145,21 @@ class AppWatch:
             return Look(xml, hierarchy, prompt=prompt)
         self.answer(prompt, choice, step, shot, auto=answer is None)
         return Look(xml, hierarchy, answered=True)
+
+    def _consent_dialog(self, hierarchy: Hierarchy, xml: str, step: int, looked: float) -> None:
+        detection = detect(hierarchy)
+        if detection.dialog != "consent":
+            self._dialog_open, self._last_clear = False, looked
+            return
+        if self._dialog_open:
+            return
+        self._dialog_open = True
+        shot = self._screen("consent-dialog", xml)
+        self.recorder.record("consent.dialog_seen", {
+            "step": step, "not_before": self._last_clear,
+            "accept": detection.accept.text if detection.accept else None,
+            "reject": detection.reject.text if detection.reject else None,
+            "findings": list(detection.findings), **shot}, source="ui")
 
     def _prompt_seen(self, prompt: PermissionPrompt, xml: str, step: int) -> dict[str, str]:
         key = f"{prompt.package}|{prompt.message}"

@@ -6,7 +6,7 @@ and the finding gives the facts (how many starts, how soon) to judge it."""
 from __future__ import annotations
 
 from harness.analysis.model import Finding, RunContext
-from harness.events import CONSENT_REJECT, CONSENT_SHOWN
+from harness.events import CONSENT_DIALOG_SEEN, CONSENT_REJECT, CONSENT_SHOWN
 
 
 class ConsentReshownAfterRefusal:
@@ -27,7 +27,8 @@ class ConsentReshownAfterRefusal:
         reshown = []
         for start in starts:
             following = next((s for s in starts if s.t > start.t), None)
-            shown = next((e for e in events if e.type == CONSENT_SHOWN and e.t > start.t
+            shown = next((e for e in events if e.type in (CONSENT_SHOWN, CONSENT_DIALOG_SEEN)
+                          and e.t > start.t
                           and (following is None or e.t < following.t)), None)
             refused_before = any(r.t < start.t for r in rejects)
             if shown is not None and refused_before:

@@ -161,3 +161,39 @@ def test_permission_allowed_then_asked_again_is_not_a_reask_after_denial(
     events: Events = [(1.0, "permission.prompt", {}), (1.5, "permission.answer", {"answer": "allow"}),
               (4.0, "permission.prompt", {})]
     assert not _rule(tmp_path, events, "permission-reasked-after-denial")
+
+
+def _hook(api: str, data_type: str) -> dict[str, Any]:
+    return {"api": api, "category": "device_id", "data_type": data_type, "entry": api,
+            "stack": [api, f"{PKG}.MainActivity.onCreate(MainActivity.java:12)"],
+            "thread": "main", "process": PKG}
+
+
+def test_reads_before_the_dialog_was_on_screen_are_counted(tmp_path: Path) -> None:
+    seen = {"step": 2, "not_before": T0 + 2.0, "accept": "同意", "reject": "不同意",
+            "findings": [], "screen": "screens/001-consent-dialog.xml"}
+    events: Events = [
+        (0.5, "hook.call", _hook("android.telephony.TelephonyManager.getImei", "imei")),
+        (2.5, "hook.call", _hook("android.provider.Settings$Secure.getString", "android_id")),
+        (3.0, "consent.dialog_seen", seen),
+        (9.0, "consent.shown", _shown([])),
+        (9.5, "consent.accept", {"step": 3, "layer": 1}),
+    ]
+    result = analyze(_bundle(tmp_path, events))
+    assert result.consent_info()["shown"] == 3.0  # the sighting, not the answer at 9.0
+    (finding,) = [f for f in result.findings if f.rule == "collect-before-consent"]
+    assert finding.count == 2
+    assert finding.details["dialog_not_shown_before"] == 2.0
+    assert finding.details["before_dialog_shown"] == 1
+
+
+def test_dialog_seen_after_a_restart_counts_as_reshown(tmp_path: Path) -> None:
+    seen = {"step": 5, "not_before": None, "accept": "同意", "reject": "不同意", "findings": [],
+            "screen": "screens/004-consent-dialog.xml"}
+    events: Events = [(1.0, "consent.shown", _shown([])),
+                      (2.0, "consent.reject", {"step": 3, "layer": 1}),
+                      (4.0, "app.spawn", {"pid": 2}),
+                      (5.5, "consent.dialog_seen", seen)]
+    (finding,) = _rule(tmp_path, events, "consent-reshown-after-refusal")
+    assert finding.details["seconds_after_start"] == [1.5]
+    assert finding.details["screen"] == "screens/004-consent-dialog.xml"

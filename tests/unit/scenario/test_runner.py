@@ -326,3 +326,25 @@ def test_bad_options_and_explore_steps_name_the_line(text: str, message: str,
     with pytest.raises(ScenarioError, match=message) as caught:
         parse_scenario(text, "s.yaml")
     assert f"s.yaml:{line}" in str(caught.value)
+
+
+def test_consent_dialog_is_noticed_by_any_step_once_per_appearance(tmp_path: Path) -> None:
+    # home, then the dialog pops up during a wait and stays; later it comes back.
+    driver = FakeDriver("home", queue=["home", "dialog", "dialog", "home", "dialog"])
+    events = _run(tmp_path, "  - wait: 1\n", driver)
+    seen = [e for e in events if e["type"] == "consent.dialog_seen"]
+    assert len(seen) == 2
+    first = seen[0]["data"]
+    assert (first["accept"], first["reject"]) == ("同意", "不同意")
+    assert first["not_before"] is not None and first["not_before"] <= seen[0]["t"]
+    assert (tmp_path / "run" / first["screen"]).is_file()
+    assert seen[1]["data"]["not_before"] > first["not_before"]
+    assert driver.taps == []  # seeing is not answering
+
+
+def test_dialog_on_the_first_look_has_no_lower_bound(tmp_path: Path) -> None:
+    events = _run(tmp_path, "  - launch\n  - consent: accept\n", FakeDriver("launcher"))
+    (seen,) = _types(events, "consent.dialog_seen")
+    assert seen["not_before"] is None
+    assert [e["type"] for e in events].index("consent.dialog_seen") < [
+        e["type"] for e in events].index("consent.shown")
