@@ -125,6 +125,10 @@ def _finding_row(finding: Finding, titles_zh: dict[str, str]) -> str:
     details = finding.details
     evidence = "".join(_stack_block(x) for x in details.get("examples", []))
     evidence += "".join(_send_block(s) for s in details.get("sends", []))
+    if details.get("before_dialog_shown"):
+        evidence += (f"<div><b>{_e(details['before_dialog_shown'])}</b> before the dialog was on "
+                     f"screen (not shown before {_seconds(details.get('dialog_not_shown_before'))})"
+                     "<span class='zh'>隐私弹窗出现前</span></div>")
     if "requested" in details or "checked" in details:
         evidence += (f"<div>requested: {_e(', '.join(details.get('requested', [])))}; "
                      f"checked: {_e(', '.join(details.get('checked', [])))}</div>")

@@ -11,6 +11,7 @@ from typing import Any
 from harness.analysis.engine import analyze
 from harness.analysis.model import Finding
 from harness.analysis.rules import default_rules
+from harness.report.html import render_report
 
 T0 = 1764410400.0
 PKG = "org.consentry.specimen"
@@ -185,6 +186,8 @@ def test_reads_before_the_dialog_was_on_screen_are_counted(tmp_path: Path) -> No
     assert finding.count == 2
     assert finding.details["dialog_not_shown_before"] == 2.0
     assert finding.details["before_dialog_shown"] == 1
+    html = render_report(result)
+    assert "<b>1</b> before the dialog was on screen (not shown before 2.000s)" in html
 
 
 def test_dialog_seen_after_a_restart_counts_as_reshown(tmp_path: Path) -> None:
