@@ -31,6 +31,8 @@ PAIR_GAP = 64  # max characters between a latitude and its longitude
 MIN_PACKAGES = 3
 PACKAGE_TYPES = frozenset({"installed_packages", "packages", "installed_apps"})
 LOCATION_TYPES = frozenset({"location", "gps"})
+SHORT_TEXT = 256  # texts up to this length have their hits memoised ...
+SHORT_TEXTS_KEPT = 4096  # ... this many at a time (about 1 MiB at most)
 @dataclass(frozen=True, slots=True)
 class Match:
     flow: int
@@ -88,16 +90,26 @@ class ValueMatcher:
                     raise InputError(f"values: {data_type}[{i}] must be a string or integer, "
                                      f"got {entry!r}")
         self._index = NeedleIndex(needles)
-        self._last: tuple[str, list[tuple[int, int, Needle]]] | None = None
+        self._last: tuple[str, tuple[tuple[int, int, Needle], ...]] | None = None
+        self._short: dict[str, tuple[tuple[int, int, Needle], ...]] = {}
         self.notes: list[str] = []
         """What the last :meth:`scan` could not search (decoding caps); empty when complete."""
 
-    def _find(self, text: str) -> list[tuple[int, int, Needle]]:
-        """The index's hits in ``text``; the last text's are kept, because the decoder's probe
-        and the matcher see the same body text (the same object) one after the other."""
+    def _find(self, text: str) -> Sequence[tuple[int, int, Needle]]:
+        """The index's hits in ``text``. The last text's are kept, because the decoder's probe
+        and the matcher see the same body text (the same object) one after the other. Short
+        texts (header values, query values, JSON leaves) recur from request to request, and
+        searching one costs more in call overhead than in scanning: their hits are memoised."""
         if self._last is not None and self._last[0] is text:
             return self._last[1]
-        hits = list(self._index.find(text))
+        if len(text) <= SHORT_TEXT:
+            hits = self._short.get(text)
+            if hits is None:
+                if len(self._short) >= SHORT_TEXTS_KEPT:
+                    self._short.clear()  # bounded memory; the recurring texts come back
+                hits = self._short[text] = tuple(self._index.find(text))
+            return hits
+        hits = tuple(self._index.find(text))
         self._last = (text, hits)
         return hits
 
