@@ -208,24 +208,11 @@ class Session:
              bundle: AgentBundle) -> None:
         self.recorder.write_manifest(target={"name": self.target.name, **self.target.describe()})
         wireguard = wireguard_target(self.target, self.options.capture)
-        # Asked before mitmdump starts: a physical device without an endpoint fails at once.
-        endpoint_host = wireguard.wireguard_endpoint_host() if wireguard else None
-        proxy = MitmdumpProcess(
-            self.options.out,
-            listen_host=(wireguard.wireguard_listen_host() if wireguard
-                         else self.target.proxy_listen_host()),
-            listen_port=self.options.wireguard_port if wireguard else 0,
-            confdir=self.options.mitm_confdir, resolve=self.options.resolve,
-            ssl_insecure=self.options.ssl_insecure, on_flow=self._on_flow,
-            on_error=self._on_capture_error, mode=self.options.capture)
-        proxy.start()
-        self._proxy = proxy
-        stack.callback(self._stop_proxy)
+        proxy, tunnel = self._start_proxy(stack, wireguard)
         capture: dict[str, Any] = {"mode": self.options.capture,
                                    "proxy": f"{proxy.address[0]}:{proxy.port}",
                                    "mitmproxy": proxy.mitmproxy_version}
-        if wireguard is not None and endpoint_host is not None:
-            tunnel = self._wireguard_endpoint(proxy, endpoint_host)
+        if wireguard is not None and tunnel is not None:
             app_facts = wireguard.prepare_wireguard(self.app, tunnel, clear=self.options.clear)
             capture.update(udp_port=tunnel.port, endpoint=f"{tunnel.host}:{tunnel.port}",
                            client_config=tunnel.config_file.name)
@@ -255,6 +242,27 @@ class Session:
             log.warning("the app ended itself after the refusal; remaining steps skipped")
             return
         self._settle()
+
+    def _start_proxy(self, stack: contextlib.ExitStack, wireguard: WireGuardTarget | None
+                     ) -> tuple[MitmdumpProcess, WireGuardEndpoint | None]:
+        """mitmdump in the capture mode asked for (stopped by ``stack``), and in WireGuard mode
+        the tunnel endpoint the device must use."""
+        # Asked before mitmdump starts: a physical device without an endpoint fails at once.
+        endpoint_host = wireguard.wireguard_endpoint_host() if wireguard else None
+        proxy = MitmdumpProcess(
+            self.options.out,
+            listen_host=(wireguard.wireguard_listen_host() if wireguard
+                         else self.target.proxy_listen_host()),
+            listen_port=self.options.wireguard_port if wireguard else 0,
+            confdir=self.options.mitm_confdir, resolve=self.options.resolve,
+            ssl_insecure=self.options.ssl_insecure, on_flow=self._on_flow,
+            on_error=self._on_capture_error, mode=self.options.capture)
+        proxy.start()
+        self._proxy = proxy
+        stack.callback(self._stop_proxy)
+        if endpoint_host is None:
+            return proxy, None
+        return proxy, self._wireguard_endpoint(proxy, endpoint_host)
 
     def _wireguard_endpoint(self, proxy: MitmdumpProcess, host: str) -> WireGuardEndpoint:
         """mitmproxy's client config pointed at ``host``, checked and saved in the run dir

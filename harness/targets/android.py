@@ -236,14 +236,19 @@ class AndroidTarget:
         self._must(commands.force_stop(wireguard.PACKAGE), "Stopping the WireGuard app")
         store = wireguard.datastore_path()
         original = self._get_app_file(store, root)
+        try:
+            preferences = wireguard.set_boolean_preference(
+                original or b"", wireguard.REMOTE_CONTROL_KEY, True)
+        except ValueError as exc:
+            raise DeviceError(f"cannot read WireGuard's preferences {store} ({exc}); open the "
+                              "app once, or clear its data, and run again") from exc
         # Registered before each change, so a half-done change is still undone at close.
         self._on_close("restore the WireGuard app's preferences",
                        functools.partial(self._restore_app_file, store, original, place, root))
         root_shell(self.device, root, wireguard.make_private_dirs(
             [wireguard.files_dir(), wireguard.datastore_dir()], owner, context),
             what="Creating the WireGuard app's files dir")
-        place(wireguard.set_boolean_preference(original or b"", wireguard.REMOTE_CONTROL_KEY,
-                                               True), store)
+        place(preferences, store)
         conf = wireguard.config_path()
         self._on_close(f"remove {conf}", functools.partial(
             self._must, commands.as_root(wireguard.remove(conf), root),
