@@ -209,13 +209,9 @@ class Session:
         self.recorder.write_manifest(target={"name": self.target.name, **self.target.describe()})
         wireguard = wireguard_target(self.target, self.options.capture)
         proxy, tunnel = self._start_proxy(stack, wireguard)
-        capture: dict[str, Any] = {"mode": self.options.capture,
-                                   "proxy": f"{proxy.address[0]}:{proxy.port}",
-                                   "mitmproxy": proxy.mitmproxy_version}
+        capture = self._capture_facts(proxy, tunnel)
         if wireguard is not None and tunnel is not None:
             app_facts = wireguard.prepare_wireguard(self.app, tunnel, clear=self.options.clear)
-            capture.update(udp_port=tunnel.port, endpoint=f"{tunnel.host}:{tunnel.port}",
-                           client_config=tunnel.config_file.name)
         else:
             endpoint = self.target.app_proxy(proxy.port, proxy.ca_cert_path)
             app_facts = self.target.prepare(self.app, endpoint, clear=self.options.clear)
@@ -263,6 +259,17 @@ class Session:
         if endpoint_host is None:
             return proxy, None
         return proxy, self._wireguard_endpoint(proxy, endpoint_host)
+
+    def _capture_facts(self, proxy: MitmdumpProcess,
+                       tunnel: WireGuardEndpoint | None) -> dict[str, Any]:
+        """The manifest's ``capture`` section: the mode and where the device sends traffic."""
+        facts: dict[str, Any] = {"mode": self.options.capture,
+                                 "proxy": f"{proxy.address[0]}:{proxy.port}",
+                                 "mitmproxy": proxy.mitmproxy_version}
+        if tunnel is not None:
+            facts.update(udp_port=tunnel.port, endpoint=f"{tunnel.host}:{tunnel.port}",
+                         client_config=tunnel.config_file.name)
+        return facts
 
     def _wireguard_endpoint(self, proxy: MitmdumpProcess, host: str) -> WireGuardEndpoint:
         """mitmproxy's client config pointed at ``host``, checked and saved in the run dir
