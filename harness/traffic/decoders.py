@@ -132,6 +132,15 @@ def nest(where: str, kind: str, field: str) -> str:
     return f"{where}>{field}" if ":" in where else f"{where}.{kind}:{field}"
 
 
+def _opaque(text: str) -> bool:
+    """Whether ``Decoder.value(text, ..., depth=1)`` yields nothing but ``text`` itself: too
+    short to decode, and neither JSON, a form, %-escaped, hex nor base64 (hex is base64's
+    alphabet)."""
+    s = text.strip()
+    return len(text) > RAW_CHUNK or len(s) < 8 or not (
+        s[0] in "{[" or "=" in s or "%" in s or _B64.fullmatch(s))
+
+
 def _looks_like_text(data: bytes) -> str | None:
     try:
         text = data.decode("utf-8")
@@ -179,32 +188,48 @@ class Decoder:
         for i, message in enumerate(ex.websocket_messages):
             yield from self.blob(message, f"websocket[{i}]", (), 1)
 
-    def _head_is_clean(self, ex: HttpExchange, query: str) -> bool:
-        """Fast path for URL and headers, probed as one text: nothing to find in them when no
-        needle occurs and nothing is encoded (``+`` in a query decodes to a space)."""
+    def _head_needles(self, ex: HttpExchange, query: str) -> frozenset[str] | None:
+        """Fast path for URL and headers, probed as one text: the needle texts in them when
+        nothing in them is encoded (``+`` in a query decodes to a space); else None."""
         if self.probe is None or "+" in query:
-            return False
+            return None
         head = "\n".join([ex.url, *(f"{name}: {value}" for name, value in ex.request_headers)])
-        return not has_encoded_layers(head) and not self.probe(head)
+        return None if has_encoded_layers(head) else frozenset(self.probe(head))
 
     def _head(self, ex: HttpExchange) -> Iterator[Fragment]:
         parts = urlsplit(ex.url)
-        if self._head_is_clean(ex, parts.query):
+        only = self._head_needles(ex, parts.query)
+        if only is not None and not only:
             return
-        yield Fragment(unquote(parts.path), "path", structured=True)
+
+        def wanted(text: str, structured: bool = False) -> bool:
+            """Without encoded layers (``unquote`` is then a no-op) a part holds a hit only if
+            it holds a needle text, and an opaque part yields only itself: skipping it is
+            exact. Every separator of the head is non-alphanumeric, so a needle cleanly
+            bounded in a part is cleanly bounded in the head, and in ``only``."""
+            return only is None or any(h in text for h in only) or (
+                not structured and not _opaque(text))
+
+        path = unquote(parts.path)
+        if wanted(path, structured=True):
+            yield Fragment(path, "path", structured=True)
         for segment in parts.path.split("/"):
-            if segment:
+            if segment and wanted(segment):
                 yield from self.value(unquote(segment), "path", (), 1)
         if parts.query:
-            yield Fragment(unquote(parts.query), "query", structured=True)
+            query = unquote(parts.query)
+            if wanted(query, structured=True):
+                yield Fragment(query, "query", structured=True)
             for key, value in parse_qsl(parts.query, keep_blank_values=True):
-                yield from self.value(value or key, f"query:{key}", (), 1)
+                if wanted(value or key):
+                    yield from self.value(value or key, f"query:{key}", (), 1)
         for name, value in ex.request_headers:
             if name.lower() == "cookie":
                 for crumb in value.split(";"):
                     cname, _, cvalue = crumb.strip().partition("=")
-                    yield from self.value(cvalue or cname, f"cookie:{cname}", (), 1)
-            else:
+                    if wanted(cvalue or cname):
+                        yield from self.value(cvalue or cname, f"cookie:{cname}", (), 1)
+            elif wanted(value):
                 yield from self.value(value, f"header:{name}", (), 1)
 
     def _content_decode(self, body: bytes, header: str | None) -> tuple[bytes, tuple[str, ...]]:
