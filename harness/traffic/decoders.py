@@ -319,7 +319,9 @@ class Decoder:
             return
         s = text.strip()
         deeper = depth < self.max_depth and len(s) >= 8
-        if deeper and (yield from self._container(s, where, chain, depth, only)):
+        # only JSON or a form is a container (see _container): most values are neither
+        container = deeper and ((s[0] in "{[" and s[-1] in "}]") or "=" in s)
+        if container and (yield from self._container(s, where, chain, depth, only)):
             return  # its fields were emitted one by one
         yield Fragment(text, where, chain)
         if not deeper:

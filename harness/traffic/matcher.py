@@ -149,7 +149,10 @@ class ValueMatcher:
                 elif not fragment.structured:
                     transform = _chain(fragment, needle.transform)
                     key = (needle.data_type, needle.value, fragment.where, transform)
-                    found.setdefault(key, emit(*key))
+                    if key not in found:  # a value repeated in a field is one match
+                        found[key] = emit(*key)
+            if not coords:
+                continue
             for data_type, value, transform in _pairs(coords):
                 match = emit(data_type, value, fragment.where, _chain(fragment, transform))
                 if fragment.structured:
