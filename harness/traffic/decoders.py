@@ -190,10 +190,12 @@ class Decoder:
 
     def _head_needles(self, ex: HttpExchange, query: str) -> frozenset[str] | None:
         """Fast path for URL and headers, probed as one text: the needle texts in them when
-        nothing in them is encoded (``+`` in a query decodes to a space); else None."""
+        nothing in them is encoded (``+`` in a query decodes to a space); else None. Header
+        names are left out: they are never searched, and common ones ("Content-Encoding")
+        look like base64 to the layer hint."""
         if self.probe is None or "+" in query:
             return None
-        head = "\n".join([ex.url, *(f"{name}: {value}" for name, value in ex.request_headers)])
+        head = "\n".join([ex.url, *(value for _, value in ex.request_headers)])
         return None if has_encoded_layers(head) else frozenset(self.probe(head))
 
     def _head(self, ex: HttpExchange) -> Iterator[Fragment]:

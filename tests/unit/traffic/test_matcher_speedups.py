@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from traffic_helpers import request
 
 from harness.traffic import matcher as matcher_module
-from harness.traffic.decoders import _opaque
+from harness.traffic.decoders import Decoder, _opaque
 from harness.traffic.matcher import ValueMatcher
 
 IMEI = "356938035643809"
@@ -103,3 +103,22 @@ def test_memoised_short_texts_are_bounded_and_give_the_same_hits(
     again = [(m.where, m.transform) for m in
              matcher.scan(request(f"https://t.example/c?ifa={AAID}"))]
     assert first == again == [("query:ifa", "plain")]
+
+
+def test_header_names_do_not_defeat_the_head_shortcut() -> None:
+    """"Content-Encoding" is a mixed-case token of 16 characters, as base64 would be; names
+    are never searched, so they must not make a clean head be taken apart."""
+    seen: list[str] = []
+
+    def probe(text: str) -> set[str]:
+        seen.append(text)
+        return set()
+
+    exchange = request("https://t.example/c?v=2", headers=[
+        ("Content-Encoding", "gzip"), ("Accept-Language", "en-US"), ("User-Agent", "okhttp/4.1")])
+    assert list(Decoder(probe=probe).exchange(exchange)) == []
+    assert seen == ["https://t.example/c?v=2\ngzip\nen-US\nokhttp/4.1"]
+    # without the shortcut every part is a fragment
+    assert [f.where for f in Decoder().exchange(exchange)] == [
+        "path", "path", "query", "query:v", "header:Content-Encoding", "header:Accept-Language",
+        "header:User-Agent"]
