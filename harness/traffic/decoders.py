@@ -193,8 +193,8 @@ class Decoder:
         nothing in them is encoded (``+`` in a query decodes to a space); else None. Header
         names are left out: they are never searched, and common ones ("Content-Encoding")
         look like base64 to the layer hint."""
-        if self.probe is None or "+" in query:
-            return None
+        if self.probe is None or "+" in query or any(c in ex.url for c in "\t\r\n"):
+            return None  # urlsplit drops tabs and newlines: its parts would not be in the URL
         head = "\n".join([ex.url, *(value for _, value in ex.request_headers)])
         return None if has_encoded_layers(head) else frozenset(self.probe(head))
 

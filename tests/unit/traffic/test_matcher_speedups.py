@@ -105,6 +105,14 @@ def test_memoised_short_texts_are_bounded_and_give_the_same_hits(
     assert first == again == [("query:ifa", "plain")]
 
 
+def test_url_with_a_tab_is_taken_apart_as_urlsplit_sees_it() -> None:
+    """urlsplit drops tabs: the MAC below is whole only in the split URL, not in the raw one."""
+    values = {**VALUES, "mac": ["02:00:00:4a:5b:6c"]}
+    exchange = request(f"https://t.example/c?ifa={AAID}&m=02:00:00:4a:\t5b:6c")
+    rows = {(m.data_type, m.where) for m in ValueMatcher(values).scan(exchange)}
+    assert rows == {("aaid", "query:ifa"), ("mac", "query:m")}
+
+
 def test_header_names_do_not_defeat_the_head_shortcut() -> None:
     """"Content-Encoding" is a mixed-case token of 16 characters, as base64 would be; names
     are never searched, so they must not make a clean head be taken apart."""
