@@ -10,10 +10,8 @@ import Java from "frida-java-bridge";
 import { EventBuffer } from "./buffer.js";
 import { LateClasses } from "./loaders.js";
 import { CatalogueEntry, Coverage } from "./protocol.js";
+import { JavaStackReader } from "./stack.js";
 import { describeArg, formatReturn, permissionNames } from "./values.js";
-
-const MODULE_PREFIX = /^[\w.$-]*(@[^/]*)?\/+/;
-const STACK_SKIP = ["java.lang.Thread.getStackTrace", "dalvik.system.VMStack.getThreadStackTrace"];
 
 /** The catalogue's argument condition; the host sends only the matchers that were given. */
 interface Condition {
@@ -65,8 +63,7 @@ export class JavaHooks {
     private reflective = new Map<number, string[]>();
     private slots = new Map<string, Slot>();
     private late: LateClasses;
-    private threadClass: any = null;
-    private arraysClass: any = null;
+    private stacks: JavaStackReader | null = null;
 
     constructor(
         private buffer: EventBuffer,
@@ -78,8 +75,7 @@ export class JavaHooks {
 
     install(entries: CatalogueEntry[]): Coverage {
         const coverage: Coverage = { installed: [], skipped: [], runtime: "" };
-        this.threadClass = Java.use("java.lang.Thread");
-        this.arraysClass = Java.use("java.util.Arrays");
+        this.stacks = new JavaStackReader(this.stackDepth);
         for (const entry of entries as Entry[]) {
             const reason = this.installOne(entry, null);
             if (reason === null) {
@@ -294,7 +290,16 @@ export class JavaHooks {
             if (!this.conditionsHold(entry, self, args)) {
                 return;
             }
-            const stack = this.stack();
+            // The stack and the thread name in one pass of JNI calls (stack.ts). If that fails
+            // the call is still evidence: recorded without them, with the reason.
+            let stack: string[] = [];
+            let thread = "";
+            let stackError: string | undefined;
+            try {
+                ({ stack, thread } = this.stacks!.read());
+            } catch (e) {
+                stackError = (e as Error).message;
+            }
             if (entry.skipCallers !== undefined && entry.skipCallers.length > 0) {
                 // stack[0] is the hooked method itself; stack[1] is who called it.
                 const caller = stack.length > 1 ? stack[1] : "";
@@ -312,7 +317,7 @@ export class JavaHooks {
                 args: this.recordArgs(entry, args),
                 ret: error === undefined ? formatReturn(entry.format, ret) : null,
                 stack,
-                thread: this.threadName(),
+                thread,
                 tid,
                 pid: Process.id,
                 process: this.processName,
@@ -331,6 +336,9 @@ export class JavaHooks {
             if (error !== undefined) {
                 event.error = String(error);
             }
+            if (stackError !== undefined) {
+                event.stack_error = stackError;
+            }
             this.buffer.push(event);
         } catch (e) {
             this.buffer.push({
@@ -347,32 +355,5 @@ export class JavaHooks {
     private recordArgs(entry: Entry, args: any[]): unknown[] {
         const indices = entry.recordArgs ?? args.map((_, i) => i);
         return indices.map(i => describeArg(args[i]));
-    }
-
-    private stack(): string[] {
-        const frames = this.threadClass.currentThread().getStackTrace();
-        // One JNI call for the whole stack (Arrays.toString) instead of one per frame: the
-        // stack is most of a hook's cost. Frames never contain ", ".
-        const joined = String(this.arraysClass.toString(frames));
-        const texts = joined.length > 2 ? joined.slice(1, -1).split(", ") : [];
-        const out: string[] = [];
-        for (let i = 0; i < texts.length && out.length < this.stackDepth; i++) {
-            // HotSpot prefixes frames with their module ("java.base/", "jdk.httpserver/",
-            // "app//" for the class path); ART does not. Strip it so frames read alike.
-            const text = texts[i].replace(MODULE_PREFIX, "");
-            if (STACK_SKIP.some(prefix => text.startsWith(prefix))) {
-                continue;
-            }
-            out.push(text);
-        }
-        return out;
-    }
-
-    private threadName(): string {
-        try {
-            return String(this.threadClass.currentThread().getName());
-        } catch (e) {
-            return "";
-        }
     }
 }
