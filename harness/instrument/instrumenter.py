@@ -114,9 +114,17 @@ class Instrumenter:
         thread.start()
 
     def _gate_app_processes(self, package: str) -> None:
-        gate = AppProcessGate(frida_adapter.FridaSpawnGate(self.device), package,
-                              self._instrument_spawn, on_error=self._spawn_error)
-        gate.start()  # before the app runs: its first :push process may start at once
+        try:
+            gate = AppProcessGate(frida_adapter.FridaSpawnGate(self.device), package,
+                                  self._instrument_spawn, on_error=self._spawn_error)
+            gate.start()  # before the app runs: its first :push process may start at once
+        except InstrumentationError as exc:
+            # The main process is instrumented; its other processes will not be. Loud in
+            # the bundle rather than a failed run on a device whose zygote Frida cannot gate.
+            log.warning("the app's other processes will not be followed: %s", exc)
+            self.recorder.record("agent.error", {"process": package, "message":
+                                                 f"app processes not followed: {exc}"})
+            return
         self._app_gate = gate
         self.recorder.record("agent.spawn_gating", {"package": package, "enabled": True})
 

@@ -252,3 +252,25 @@ def test_instrumenter_gates_the_apps_processes_and_stops_on_detach(
                      "process": f"{PKG}:push", "path": None, "argv": None}
     gating = [e["data"] for e in events if e["type"] == "agent.spawn_gating"]
     assert gating == [{"package": PKG, "enabled": True}, {"enabled": False}]
+
+
+def test_instrumenter_records_when_it_cannot_gate_and_keeps_the_main_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeGate(fail_enable=True)
+    FakeSession.inits = {}
+    monkeypatch.setattr(frida_adapter, "FridaSpawnGate", lambda ref: fake)
+    monkeypatch.setattr(frida_adapter, "AgentSession", FakeSession)
+    recorder = Recorder(tmp_path / "run")
+    bundle = AgentBundle(source="", sha256="0", path=tmp_path / "agent.js", java_bridge="test",
+                         cached=True)
+    instrumenter = Instrumenter(recorder, Catalogue(()), bundle, FridaDeviceRef(kind="usb"),
+                                follow_app_processes=True)
+    instrumenter.attach(SpawnedApp(pid=100, process=PKG))
+    instrumenter.detach()
+    recorder.close()
+    assert 100 in FakeSession.inits and fake.listener is None
+    events = [json.loads(line) for line in
+              (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    errors = [e["data"]["message"] for e in events if e["type"] == "agent.error"]
+    assert errors == ["app processes not followed: enabling spawn gating: not supported here"]
+    assert not [e for e in events if e["type"] == "agent.spawn_gating"]
