@@ -133,9 +133,9 @@ def nest(where: str, kind: str, field: str) -> str:
 
 
 def _opaque(text: str) -> bool:
-    """Whether ``Decoder.value(text, ..., depth=1)`` yields nothing but ``text`` itself: too
-    short to decode, and neither JSON, a form, %-escaped, hex nor base64 (hex is base64's
-    alphabet)."""
+    """Whether ``Decoder.value(text, ..., depth=1)`` yields nothing but ``text`` itself (or
+    its chunks): too short to decode, or neither JSON, a form, %-escaped, hex nor base64 (hex
+    is within base64's alphabet)."""
     s = text.strip()
     return len(text) > RAW_CHUNK or len(s) < 8 or not (
         s[0] in "{[" or "=" in s or "%" in s or _B64.fullmatch(s))
@@ -207,8 +207,9 @@ class Decoder:
         def wanted(text: str, structured: bool = False) -> bool:
             """Without encoded layers (``unquote`` is then a no-op) a part holds a hit only if
             it holds a needle text, and an opaque part yields only itself: skipping it is
-            exact. Every separator of the head is non-alphanumeric, so a needle cleanly
-            bounded in a part is cleanly bounded in the head, and in ``only``."""
+            exact. No separator of the head (``/?&=;`` space, newline) is a character a
+            needle's boundary forbids, so a needle cleanly bounded in a part is cleanly
+            bounded in the head too, hence in ``only``."""
             return only is None or any(h in text for h in only) or (
                 not structured and not _opaque(text))
 

@@ -32,7 +32,9 @@ MIN_PACKAGES = 3
 PACKAGE_TYPES = frozenset({"installed_packages", "packages", "installed_apps"})
 LOCATION_TYPES = frozenset({"location", "gps"})
 SHORT_TEXT = 256  # texts up to this length have their hits memoised ...
-SHORT_TEXTS_KEPT = 4096  # ... this many at a time (about 1 MiB at most)
+SHORT_TEXTS_KEPT = 4096  # ... this many at a time (a few MiB at most)
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     flow: int
