@@ -81,7 +81,9 @@ class Agent {
                     coverage.runtime = art ? `art ${Java.androidVersion}` : "jvm";
                     this.coverage = coverage;
                     this.buffer.flush();
-                    resolve(coverage);
+                    // On HotSpot frida-java-bridge applies replacements on the next tick
+                    // (jvm.js doManglers): answer after it, so the hooks are live on return.
+                    Script.nextTick(() => resolve(coverage));
                 } catch (e) {
                     reject(e);
                 }

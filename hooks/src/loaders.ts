@@ -27,7 +27,9 @@ type Trigger = "loadClass" | "forName" | "probe";
  * ART. Instead, the first time a loader hands out a class through either door, every
  * pending class that loader can see is probed with `Class.forName(name, false, loader)`:
  * loaded (and linked) without running its static initialiser, so the SDK's own code does
- * not move in time, and hooked before anything can call it.
+ * not move in time, and hooked before anything can call it. (On ART the replacement is in
+ * place when the install returns; on HotSpot frida-java-bridge applies it on the agent's next
+ * tick, so a call made at once after the load may still miss it.)
  */
 export class LateClasses {
     private pending = new Map<string, CatalogueEntry[]>();
