@@ -54,6 +54,9 @@ def _events(payload: dict[str, Any]) -> list[AgentRecord]:
     if not isinstance(events, list):
         return [AgentRecord("agent.unknown", None, {"payload": payload,
                                                     "reason": "events is not a list"})]
+    # A batch carries each distinct stack once; events point at it with `stack_ref`.
+    stacks = payload.get("stacks")
+    stacks = stacks if isinstance(stacks, list) else []
     for event in events:
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             records.append(AgentRecord("agent.unknown", None, {"event": event,
@@ -61,6 +64,13 @@ def _events(payload: dict[str, Any]) -> list[AgentRecord]:
             continue
         device_t = event.get("device_t")
         data = {k: v for k, v in event.items() if k != "type"}
+        if "stack_ref" in data:
+            ref = data["stack_ref"]
+            if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref < len(stacks):
+                del data["stack_ref"]
+                data["stack"] = stacks[ref]
+            else:  # kept as it came, marked: the event is still evidence
+                data["stack_error"] = f"stack_ref {ref!r} not in the batch's {len(stacks)} stacks"
         records.append(AgentRecord(
             event["type"], float(device_t) if isinstance(device_t, int | float) else None, data))
     dropped = payload.get("dropped", 0)

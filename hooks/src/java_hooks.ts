@@ -52,6 +52,18 @@ interface Slot {
     kinds: string[];
 }
 
+const apis = new WeakMap<Entry, string>();
+
+/** "class.method", made once per entry rather than on every event. */
+function apiOf(entry: Entry): string {
+    let api = apis.get(entry);
+    if (api === undefined) {
+        api = `${entry.className}.${entry.method}`;
+        apis.set(entry, api);
+    }
+    return api;
+}
+
 /** Calls of the same kind nest into one record: same event type, data type and category. */
 function kindOf(entry: Entry): string {
     return `${entry.event}|${entry.dataType}|${entry.category}`;
@@ -187,7 +199,7 @@ export class JavaHooks {
                 // checkPermission, getImei() → getImei(slot)) is recorded once: at the
                 // outermost call, the one the caller made.
                 if (!hooks.insideSameKind(tid, kinds[i])) {
-                    hooks.record(entries[i], this, args, ret, error);
+                    hooks.record(tid, entries[i], this, args, ret, error);
                 }
             }
             if (error !== undefined) {
@@ -279,8 +291,8 @@ export class JavaHooks {
         return (this.active.get(tid)?.get(kind) ?? 0) > 0;
     }
 
-    private record(entry: Entry, self: any, args: any[], ret: any, error: any): void {
-        const tid = Process.getCurrentThreadId();
+    private record(tid: number, entry: Entry, self: any, args: any[], ret: any,
+                   error: any): void {
         const depth = this.depth.get(tid) ?? 0;
         if (depth > 0) {
             return; // a hooked API called while recording another one (e.g. by toString)
@@ -292,7 +304,7 @@ export class JavaHooks {
             }
             // The stack and the thread name in one pass of JNI calls (stack.ts). If that fails
             // the call is still evidence: recorded without them, with the reason.
-            let stack: string[] = [];
+            let stack: readonly string[] = [];
             let thread = "";
             let stackError: string | undefined;
             try {
@@ -311,7 +323,7 @@ export class JavaHooks {
                 type: entry.event,
                 device_t: Date.now() / 1000,
                 entry: entry.id,
-                api: `${entry.className}.${entry.method}`,
+                api: apiOf(entry),
                 category: entry.category,
                 data_type: entry.dataType,
                 args: this.recordArgs(entry, args),

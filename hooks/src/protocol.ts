@@ -38,6 +38,8 @@ export interface EventsMessage {
     type: "events";
     events: AgentEvent[];
     dropped: number;
+    /** Distinct stacks of this batch; an event's `stack_ref` indexes it (buffer.ts). */
+    stacks: unknown[];
 }
 
 export interface ReadyMessage {

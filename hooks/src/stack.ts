@@ -18,7 +18,8 @@ const STACK_SKIP = ["java.lang.Thread.getStackTrace", "dalvik.system.VMStack.get
 const SKIP_WINDOW = 3;
 
 export interface StackAndThread {
-    stack: string[];
+    /** Shared by every event with the same stack: frozen. */
+    stack: readonly string[];
     thread: string;
 }
 
@@ -52,20 +53,28 @@ export function frameText(frame: string): string {
 /** Frames from `Arrays.toString(StackTraceElement[])`: "[a(A.java:1), b(B.java:2)]". */
 export function parseFrames(joined: string, depth: number): string[] {
     const out: string[] = [];
-    if (joined.length <= 2) {
-        return out;
-    }
+    const end = joined.length - 1; // the closing "]"
+    let start = 1;
     // A frame's text never contains ", " (class, method and file names cannot hold a space).
-    const texts = joined.slice(1, -1).split(", ");
-    for (let i = 0; i < texts.length && out.length < depth; i++) {
-        const text = frameText(texts[i]);
-        if (i < SKIP_WINDOW && STACK_SKIP.some(prefix => text.startsWith(prefix))) {
+    for (let index = 0; start < end && out.length < depth; index++) {
+        let stop = joined.indexOf(", ", start);
+        if (stop < 0) {
+            stop = end;
+        }
+        const text = frameText(joined.slice(start, stop));
+        start = stop + 2;
+        if (index < SKIP_WINDOW
+            && (text.startsWith(STACK_SKIP[0]) || text.startsWith(STACK_SKIP[1]))) {
             continue;
         }
         out.push(text);
     }
     return out;
 }
+
+/** Parsed stacks by their text. A hot call site repeats
+ * its stack, and one lookup costs less than parsing it again. */
+const PARSED_MAX = 512;
 
 // Indices in the JNIEnv function table (JNI specification, "Interface Function Table").
 const PUSH_LOCAL_FRAME = 19;
@@ -139,6 +148,7 @@ export class JavaStackReader {
     private getName: NativePointer;
     private arraysToString: NativePointer;
     private jni: Jni;
+    private parsed = new Map<string, readonly string[]>();
 
     constructor(private depth: number) {
         const env = Java.vm.getEnv();
@@ -170,13 +180,25 @@ export class JavaStackReader {
             const joined = check(env,
                 jni.callStaticObject1(h, this.arraysClass, this.arraysToString, frames),
                 "Arrays.toString");
-            const stack = parseFrames(jni.text(h, joined), this.depth);
+            const stack = this.frames(jni.text(h, joined));
             const name = check(env, jni.callObject(h, thread, this.getName), "getName");
             return { stack, thread: jni.text(h, name) };
         } finally {
             // Frees every local ref made above, also on an exception.
             jni.popLocalFrame(h, NULL);
         }
+    }
+
+    private frames(joined: string): readonly string[] {
+        let stack = this.parsed.get(joined);
+        if (stack === undefined) {
+            stack = Object.freeze(parseFrames(joined, this.depth));
+            if (this.parsed.size >= PARSED_MAX) {
+                this.parsed.clear(); // call sites are few; a full table is rare, rebuilt fast
+            }
+            this.parsed.set(joined, stack);
+        }
+        return stack;
     }
 }
 
