@@ -84,9 +84,12 @@ const CALL_STATIC_OBJECT_METHOD = 114;
 const GET_STRING_LENGTH = 164;
 const GET_STRING_REGION = 220;
 
-/** Kept for the JS lock during the call, as the bridge's own fast paths do: no lock handoff
- * to the JS thread and back on each of the ~8 calls an event makes. */
+/** JNI functions that run no Java code keep the JS lock during the call, as the bridge's own
+ * fast paths do: no lock handoff to the JS thread and back. */
 const FAST: NativeFunctionOptions = { exceptions: "propagate", scheduling: "exclusive" };
+/** Calls into Java code let go of the JS lock (the default): that code may wait for a monitor
+ * held by a thread that is itself waiting for the JS lock in a hooked method. */
+const JAVA: NativeFunctionOptions = { exceptions: "propagate", scheduling: "cooperative" };
 
 /** The few JNI functions an event needs, bound once (the table is the same for every thread;
  * the calling thread's JNIEnv is the first argument). */
@@ -111,11 +114,11 @@ export class Jni {
         this.popLocalFrame = new NativeFunction(fn(POP_LOCAL_FRAME), "pointer",
             ["pointer", "pointer"], FAST);
         this.callObject = new NativeFunction(fn(CALL_OBJECT_METHOD), "pointer",
-            ["pointer", "pointer", "pointer", "..."], FAST) as any;
+            ["pointer", "pointer", "pointer", "..."], JAVA) as any;
         this.callStaticObject = new NativeFunction(fn(CALL_STATIC_OBJECT_METHOD), "pointer",
-            ["pointer", "pointer", "pointer", "..."], FAST) as any;
+            ["pointer", "pointer", "pointer", "..."], JAVA) as any;
         this.callStaticObject1 = new NativeFunction(fn(CALL_STATIC_OBJECT_METHOD), "pointer",
-            ["pointer", "pointer", "pointer", "...", "pointer"], FAST) as any;
+            ["pointer", "pointer", "pointer", "...", "pointer"], JAVA) as any;
         this.getStringLength = new NativeFunction(fn(GET_STRING_LENGTH), "int32",
             ["pointer", "pointer"], FAST);
         this.getStringRegion = new NativeFunction(fn(GET_STRING_REGION), "void",
