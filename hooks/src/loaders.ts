@@ -13,6 +13,9 @@ export type InstallEntry = (entry: CatalogueEntry, klass: any) => string | null;
 /** What made a late class visible to the agent. */
 type Trigger = "loadClass" | "forName" | "probe";
 
+/** JNIEnv function table index of NewWeakGlobalRef (JNI specification). */
+const NEW_WEAK_GLOBAL_REF = 226;
+
 /**
  * Two ways in, because ART has a native fast path:
  *
@@ -33,12 +36,16 @@ type Trigger = "loadClass" | "forName" | "probe";
  */
 export class LateClasses {
     private pending = new Map<string, CatalogueEntry[]>();
-    /** Loaders already probed, by identity hash (a loader's classes are fixed when built). */
-    private probed = new Set<number>();
+    /** Weak references to the loaders already probed (a loader's classes are fixed when
+     * built). Compared with JNI IsSameObject: a bridge call such as identityHashCode on every
+     * hooked forName cost more than the rest of the hook. Weak, so a plugin loader can still
+     * be collected. */
+    private probed: NativePointer[] = [];
+    private newWeakGlobalRef: NativeFunction<NativePointer, [NativePointer, NativePointer]> | null =
+        null;
     /** Threads probing now: the probe's own forName calls must not probe again. */
     private probing = new Set<number>();
     private classClass: any = null;
-    private system: any = null;
 
     constructor(private buffer: EventBuffer, private installEntry: InstallEntry) {}
 
@@ -60,7 +67,6 @@ export class LateClasses {
     watch(): void {
         const late = this;
         this.classClass = Java.use("java.lang.Class");
-        this.system = Java.use("java.lang.System");
         const loadClass = Java.use("java.lang.ClassLoader").loadClass.overload("java.lang.String");
         loadClass.implementation = function (this: any, name: any) {
             const klass = loadClass.call(this, name);
@@ -94,11 +100,9 @@ export class LateClasses {
         if (this.probing.has(thread)) {
             return;
         }
-        const id = this.system.identityHashCode(loader) as number;
-        if (this.probed.has(id)) {
+        if (this.alreadyProbed(loader)) {
             return;
         }
-        this.probed.add(id);
         this.probing.add(thread);
         try {
             for (const className of [...this.pending.keys()]) {
@@ -115,6 +119,25 @@ export class LateClasses {
         } finally {
             this.probing.delete(thread);
         }
+    }
+
+    /** True if this loader was probed before; else remembers it (weakly). */
+    private alreadyProbed(loader: any): boolean {
+        const env = Java.vm.getEnv();
+        const handle = loader.$h as NativePointer;
+        for (const ref of this.probed) {
+            if (env.isSameObject(ref, handle)) {
+                return true;
+            }
+        }
+        if (this.newWeakGlobalRef === null) {
+            const table = env.handle.readPointer() as NativePointer;
+            this.newWeakGlobalRef = new NativeFunction(
+                table.add(NEW_WEAK_GLOBAL_REF * Process.pointerSize).readPointer(),
+                "pointer", ["pointer", "pointer"]);
+        }
+        this.probed.push(this.newWeakGlobalRef(env.handle, handle));
+        return false;
     }
 
     private install(className: string, klass: any, trigger: Trigger): void {
