@@ -32,7 +32,10 @@ Event types and their ``data``:
            module, peer, native stack (searched for values like flows)
 ``agent.unpinned``  a certificate-pinning check the agent bypassed (host, stack)
 ``agent.hooked`` / ``agent.hook_installed``  hooks installed after start (late modules/classes)
-``app.child``  a child process of the app, held, instrumented and resumed (pid, process)
+``app.child``  a child process of the app, held, instrumented and resumed (pid, parent_pid,
+           process, origin: fork / exec / spawn — ``spawn`` is an Android app process such as
+           ``pkg:push`` started by zygote and caught by device-wide spawn gating)
+``agent.spawn_gating``  device-wide spawn gating on (package) or off again (enabled)
 ``device.ground_truth`` / ``device.canary``  the device's own values / planted canary values
 ``consent.signal``  an SDK consent switch the app called (AMap updatePrivacyAgree, ...)
 ``permission.prompt`` / ``permission.answer`` / ``permission.unanswerable``  a runtime
