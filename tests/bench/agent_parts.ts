@@ -11,8 +11,7 @@ import { describeArg, formatReturn } from "./src/values.js";
 const OLD_PREFIX = /^[\w.$-]*(@[^/]*)?\/+/;
 
 /** Microseconds per call, over `rounds` calls (Date.now has millisecond resolution: cheap
- * steps need many rounds). Steps that call into the JVM stay at 1000 rounds: many thousands
- * of JNI calls inside one hooked call have deadlocked HotSpot at a safepoint (GC) here. */
+ * steps need many rounds). */
 function time(fn: () => unknown, rounds = 1000): number {
     fn(); // warm up
     const t0 = Date.now();
@@ -23,6 +22,9 @@ function time(fn: () => unknown, rounds = 1000): number {
 }
 
 const MANY = 20000;
+/** The bridge's wrappers: few rounds. Thousands of them made inside one hooked call have
+ * stalled HotSpot at a GC safepoint here (the recording path, one read per event, has not). */
+const BRIDGE = 200;
 
 /** Raw JNI pieces of JavaStackReader.read, each timed alone. */
 function jniParts(): Record<string, number> {
@@ -81,14 +83,17 @@ function measure(): Record<string, number> {
             buffer.push({ ...event, stack });
         }
     };
+    const bridge: Record<string, number> = {
+        "bridge Thread.currentThread()": time(() => Thread.currentThread(), BRIDGE),
+        "bridge currentThread().getStackTrace()": time(() => Thread.currentThread().getStackTrace(), BRIDGE),
+        "bridge Arrays.toString(frames)": time(() => String(Arrays.toString(frames)), BRIDGE),
+        "bridge currentThread().getName()": time(() => String(Thread.currentThread().getName()), BRIDGE),
+    };
     return {
+        ...bridge,
         "Process.getCurrentThreadId": time(() => Process.getCurrentThreadId(), MANY),
         "Date.now": time(() => Date.now(), MANY),
         "Java.vm.getEnv": time(() => Java.vm.getEnv(), MANY),
-        "bridge Thread.currentThread()": time(() => Thread.currentThread()),
-        "bridge currentThread().getStackTrace()": time(() => Thread.currentThread().getStackTrace()),
-        "bridge Arrays.toString(frames)": time(() => String(Arrays.toString(frames))),
-        "bridge currentThread().getName()": time(() => String(Thread.currentThread().getName())),
         "old split + regex per frame": time(() => joined.slice(1, -1).split(", ")
             .map(t => t.replace(OLD_PREFIX, "")), MANY),
         "new parseFrames": time(() => parseFrames(joined, 64), MANY),

@@ -71,12 +71,17 @@ public class Loop {
         System.out.println(n + " " + (System.nanoTime() - t0) / 1e9 + " " + total);
         System.out.flush();
     }
+    // Calls from `depth` frames down: an app's stacks are deeper than this loop's.
+    static void nested(android.telephony.TelephonyManager tm, long n, int depth) {
+        if (depth > 0) nested(tm, n, depth - 1); else loop(tm, n);
+    }
     public static void main(String[] args) throws Exception {
         long n = Long.parseLong(args[0]);
+        int depth = args.length > 1 ? Integer.parseInt(args[1]) : 0;
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         android.telephony.TelephonyManager tm = new android.telephony.TelephonyManager();
-        loop(tm, n); System.out.println("READY"); System.out.flush();
-        in.readLine(); loop(tm, n); in.readLine();
+        nested(tm, n, depth); System.out.println("READY"); System.out.flush();
+        in.readLine(); nested(tm, n, depth); in.readLine();
     }
 }
 """
@@ -155,7 +160,8 @@ def measure(name: str, command: list[str], catalogue: Catalogue, calls: int,
     recorded = sum(1 for e in lines if e["type"] == "hook.call")
     dropped = sum(e["data"]["count"] for e in lines if e["type"] == "agent.dropped")
     calls_made = int(n)
-    print(f"{name}: {calls_made} calls")
+    depths = [len(e["data"]["stack"]) for e in lines if e["type"] == "hook.call"][:1]
+    print(f"{name}: {calls_made} calls, {depths[0] if depths else '?'} frames per stack")
     print(f"  unhooked  {calls_made / float(plain):>14,.0f} calls/s")
     print(f"  hooked    {calls_made / float(hooked):>14,.0f} calls/s "
           f"(slowdown x{float(hooked) / float(plain):,.0f}); process CPU "
@@ -172,7 +178,7 @@ def measure(name: str, command: list[str], catalogue: Catalogue, calls: int,
           f" -> peak {peak['rss'] / 1e3:.0f} MB")
 
 
-def parts(classes: Path, work: Path) -> None:
+def parts(classes: Path, work: Path, depth: int) -> None:
     """Per-step costs of recording a Java event (agent_parts.ts, in a copy of hooks/ so the
     compiler finds frida-java-bridge and the agent's modules)."""
     project = work / "parts"
@@ -182,7 +188,7 @@ def parts(classes: Path, work: Path) -> None:
         shutil.copy(hooks_dir() / name, project / name)
     shutil.copy(Path(__file__).with_name("agent_parts.ts"), project / "parts.ts")
     source = frida_adapter.compile_agent(project / "parts.ts", project)
-    process = subprocess.Popen(["java", "-cp", str(classes), "bench.Loop", "1"],
+    process = subprocess.Popen(["java", "-cp", str(classes), "bench.Loop", "1", str(depth)],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert process.stdin is not None and process.stdout is not None
     process.stdout.readline()
@@ -195,7 +201,12 @@ def parts(classes: Path, work: Path) -> None:
         process.stdin.write("go\n")
         process.stdin.flush()
         while True:
-            message = messages.get(timeout=120)
+            try:
+                message = messages.get(timeout=90)
+            except queue.Empty:
+                print(f"jvm: cost per step ({depth} frames down): stalled, no figures (see "
+                      "agent_parts.ts on the bridge's wrappers)")
+                return
             if message.get("type") == "error":
                 raise RuntimeError(f"agent_parts.ts failed: {message.get('stack')}")
             payload = message.get("payload", {})
@@ -214,7 +225,7 @@ def parts(classes: Path, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=50000)
-    parser.add_argument("--only", choices=("native", "jvm", "parts"),
+    parser.add_argument("--only", choices=("native", "jvm", "jvm-deep", "parts"),
                         help="run one part (default: all)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
@@ -239,8 +250,17 @@ def main() -> None:
             measure("jvm", ["java", "-cp", str(work / "classes"), "bench.Loop",
                             str(max(args.calls // 5, 1000))], Catalogue((entry,)), args.calls,
                     {"native": False, "plaintext": False}, work)
+        if args.only in (None, "jvm-deep"):
+            # The same with 40 more frames under the hooked call, like an app's UI thread.
+            measure("jvm-deep40", ["java", "-cp", str(work / "classes"), "bench.Loop",
+                                   str(max(args.calls // 5, 1000)), "40"],
+                    Catalogue((entry,)), args.calls, {"native": False, "plaintext": False},
+                    work)
         if args.only in (None, "parts"):
-            parts(work / "classes", work)
+            # Shallow only: thousands of JVM calls inside one hooked call with 40 frames
+            # below have stalled HotSpot at a GC safepoint here (a Frida thread never
+            # reached it); the recording path, a few calls per hooked call, has not.
+            parts(work / "classes", work / "parts", 0)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
