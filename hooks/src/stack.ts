@@ -72,9 +72,10 @@ export function parseFrames(joined: string, depth: number): string[] {
     return out;
 }
 
-/** Parsed stacks by their text. A hot call site repeats
- * its stack, and one lookup costs less than parsing it again. */
-const PARSED_MAX = 512;
+/** Parsed stacks by their text. A hot call site repeats its stack, and one lookup costs less
+ * than parsing it again. Bounded by the text it holds (about 4 MB with the parsed frames),
+ * so a burst of distinct deep stacks cannot grow the agent's heap. */
+const PARSED_MAX_CHARS = 1 << 20;
 
 // Indices in the JNIEnv function table (JNI specification, "Interface Function Table").
 const PUSH_LOCAL_FRAME = 19;
@@ -152,6 +153,7 @@ export class JavaStackReader {
     private arraysToString: NativePointer;
     private jni: Jni;
     private parsed = new Map<string, readonly string[]>();
+    private parsedChars = 0;
 
     constructor(private depth: number) {
         const env = Java.vm.getEnv();
@@ -196,10 +198,13 @@ export class JavaStackReader {
         let stack = this.parsed.get(joined);
         if (stack === undefined) {
             stack = Object.freeze(parseFrames(joined, this.depth));
-            if (this.parsed.size >= PARSED_MAX) {
-                this.parsed.clear(); // call sites are few; a full table is rare, rebuilt fast
+            if (this.parsedChars + joined.length > PARSED_MAX_CHARS) {
+                // Hot call sites are few: a full table is rare and refills at once.
+                this.parsed.clear();
+                this.parsedChars = 0;
             }
             this.parsed.set(joined, stack);
+            this.parsedChars += joined.length;
         }
         return stack;
     }
