@@ -22,6 +22,8 @@ from harness.bundle import RunBundle, load_bundle
 from harness.events import HOOK_CALL, PERMISSION_TYPES
 from harness.report.html import write_report
 from harness.report.jsonout import write_findings
+from harness.report.junit import write_junit
+from harness.report.markdown import write_markdown
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,11 @@ def analyze(run_dir: Path, rules: Sequence[Rule] | None = None) -> AnalysisResul
 
 
 def write_outputs(run_dir: Path, result: AnalysisResult) -> None:
-    """Write ``findings.json``, ``traffic.matches.json`` and ``report.html`` into ``run_dir``."""
+    """Write ``findings.json``, ``traffic.matches.json``, ``report.html``, ``report.junit.xml``
+    and ``report.md`` into ``run_dir``. All are derived from the bundle after the manifest's
+    file hashes were taken, so re-analysing never touches the hashed evidence."""
     write_findings(Path(run_dir) / "findings.json", result)
     write_annotations(Path(run_dir), result.context)
     write_report(Path(run_dir) / "report.html", result)
+    write_junit(Path(run_dir) / "report.junit.xml", result)
+    write_markdown(Path(run_dir) / "report.md", result)
