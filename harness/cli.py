@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "run",
     "demo",
     "analyze",
+    "diff",
     "traffic",
     "ui",
     "catalogue",
