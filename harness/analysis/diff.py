@@ -188,6 +188,12 @@ class RunDiff:
                        f"{self.new.scenario}): differences may come from the steps taken")
         return out
 
+    def was(self, finding: FindingFacts) -> list[list[str]]:
+        """For a new finding, the data types of gone findings of the same rule and SDK: an SDK
+        that now reads one type more shows as new + gone, and this pairs them up again."""
+        return [list(g.data_types) for g in self.gone_findings
+                if (g.rule, g.sdk) == (finding.rule, finding.sdk)]
+
     @property
     def hosts_new(self) -> list[str]:
         return sorted(self.new.hosts - self.old.hosts)
@@ -205,7 +211,7 @@ class RunDiff:
             "trustworthy": self.old.sound and self.new.sound,
             "warnings": self.warnings,
             "findings": {
-                "new": [f.to_json() for f in self.new_findings],
+                "new": [{**f.to_json(), "was": self.was(f)} for f in self.new_findings],
                 "gone": [f.to_json() for f in self.gone_findings],
                 # a finding gone from a run that lost evidence is not known to be fixed
                 "gone_confirmed": self.new.sound,

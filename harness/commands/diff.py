@@ -104,7 +104,8 @@ def render(diff: RunDiff) -> str:
     lines.append(f"findings: {len(diff.new_findings)} new, {len(diff.gone_findings)} gone"
                  f"{'' if diff.new.sound else ' (unconfirmed: the new run lost evidence)'}, "
                  f"{len(diff.changed_findings)} changed, {diff.unchanged} unchanged")
-    rows = [_finding_row("+", f) for f in diff.new_findings]
+    rows = [_finding_row("+", f, "".join(f" (was: {', '.join(w) or '-'})" for w in diff.was(f)))
+            for f in diff.new_findings]
     rows += [_finding_row(gone_mark, f) for f in diff.gone_findings]
     rows += [_finding_row("~", c.new, f" ({_change_note(c)})") for c in diff.changed_findings]
     if rows:

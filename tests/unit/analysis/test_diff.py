@@ -155,3 +155,15 @@ def test_different_apps_and_scenarios_are_warned(tmp_path: Path) -> None:
                                        "com.other.app)")
     assert any(w.startswith("the scenarios differ (old idle, new accept)") for w in diff.warnings)
     assert diff.to_json()["same_app"] is False
+
+
+def test_an_sdk_reading_one_type_more_pairs_new_with_gone(tmp_path: Path) -> None:
+    more: Events = [*BASE, (0.7, "hook.call", read(UMENG_FRAME, "android_id", ANDROID_ID))]
+    diff = compare(tmp_path, BASE, more)
+    [added] = [f for f in diff.new_findings if f.rule == "collect-before-consent"]
+    assert added.data_types == ("android_id", "imei")
+    assert [g.data_types for g in diff.gone_findings] == [("imei",)]
+    assert diff.was(added) == [["imei"]]
+    [doc] = [f for f in diff.to_json()["findings"]["new"] if f["rule"] == "collect-before-consent"]
+    assert doc["was"] == [["imei"]]
+    assert diff.to_json()["reads"]["new"] == {"Umeng": ["android_id"]}

@@ -105,3 +105,15 @@ def test_missing_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
         main(["diff", "only-one"])
     assert exc.value.code == 2
     assert "NEW_RUN" in capsys.readouterr().err
+
+
+def test_new_row_says_what_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = bundle(tmp_path, "old", BASE)
+    umeng_android_id = read("com.umeng.commonsdk.statistics.idtracking.AndroidIdTracker.f(A.java:31)",
+                            "android_id", "9774d56d682e549c")
+    new = bundle(tmp_path, "new", [*BASE, (0.7, "hook.call", umeng_android_id)])
+    assert main(["diff", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines()
+               if line.lstrip().startswith("+ ") and "collect-before-consent" in line)
+    assert row.split()[2:] == ["Umeng", "android_id,", "imei", "x2", "(was:", "imei)"]
