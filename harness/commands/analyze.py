@@ -15,9 +15,10 @@ from harness.report.summary import summary
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "analyze",
-        help="recompute findings.json and report.html from a run directory",
+        help="recompute the findings and reports of a run directory",
         description="Read RUN_DIR (manifest.json, events.jsonl), run every rule, write "
-        "findings.json and report.html into RUN_DIR and print a summary. Needs no device.",
+        "findings.json, traffic.matches.json and the reports (report.html, report.md, "
+        "report.junit.xml) into RUN_DIR and print a summary. Needs no device.",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run directory")
     parser.add_argument("--json", action="store_true",

@@ -87,7 +87,7 @@ class NeedleIndex:
         self._automaton: Any = None
         if self._keys:
             self._automaton = ahocorasick_rs.BytesAhoCorasick(
-                [key.encode("utf-8") for key in self._keys],
+                [key.encode("utf-8", "surrogatepass") for key in self._keys],
                 implementation=ahocorasick_rs.Implementation.ContiguousNFA)
         self.variants = len({n.text for bucket in self._keys.values() for n, _ in bucket})
 
@@ -101,7 +101,7 @@ class NeedleIndex:
         if self._automaton is None:
             return
         ascii_only = text.isascii()
-        data = (ANCHOR + text).encode("ascii" if ascii_only else "utf-8")
+        data = (ANCHOR + text).encode("ascii" if ascii_only else "utf-8", "surrogatepass")
         hits = self._automaton.find_matches_as_indexes(data.translate(_CANON_BYTES),
                                                        overlapping=True)
         if ascii_only:
@@ -112,7 +112,7 @@ class NeedleIndex:
         # boundary; count characters up to each hit, in offset order, in one pass.
         chars = byte = 0
         for index, start, _ in sorted(hits, key=lambda hit: hit[1]):
-            chars += len(data[byte:start].decode("utf-8"))
+            chars += len(data[byte:start].decode("utf-8", "surrogatepass"))
             byte = start
             yield chars - 1, self._buckets[index]
 

@@ -66,12 +66,12 @@ def forms(data_type: str, value: str) -> Iterator[tuple[str, str]]:
 
 
 def _encodings(form: str) -> Iterator[tuple[str, str]]:
-    raw = form.encode("utf-8")
+    raw = form.encode("utf-8", "surrogatepass")  # a lone surrogate from a JSON \u escape
     if len(form) >= MIN_PLAIN:
         yield form, ""
         if not form.isascii():  # a UTF-8 value inside a binary body read as latin-1
             yield raw.decode("latin-1"), "utf8"
-        once = quote(form, safe="")
+        once = quote(form, safe="", errors="surrogatepass")
         yield once, "url"
         yield quote(once, safe=""), "url>url"
         yield base64.b64encode(raw).decode(), "base64"

@@ -180,3 +180,11 @@ def test_websocket_and_binary_protobuf() -> None:
     assert ("aaid", "body.protobuf:2.3", "plain") in found
     assert ("imei", "body.protobuf:4", "sha256-raw") in found
     assert ("aaid", "websocket[0]", "plain") in found
+
+
+def test_lone_surrogates_in_values_and_requests_do_not_crash() -> None:
+    # JSON "\ud800" escapes reach Python as lone surrogates, in hook values and flow URLs.
+    matcher = ValueMatcher({"imei": [IMEI], "device_name": ["phone\ud800name"]})
+    url = f"https://alog.umeng.com/a?x=\ud800&imei={IMEI}&n=phone\ud800name"
+    found = {(m.data_type, m.where) for m in matcher.scan(request(url))}
+    assert found == {("imei", "query:imei"), ("device_name", "query:n")}
