@@ -130,7 +130,7 @@ class ConsentryRun:
 
     def describe(self, finding: Finding) -> str:
         sdk = finding.sdk + (f" ({finding.sdk_package})" if finding.sdk_package
-                             and finding.sdk_package != finding.sdk else "")
+                             and finding.sdk_package not in finding.sdk else "")
         first = ("first seen at an unknown time" if finding.first_seen is None
                  else f"first seen at {finding.first_seen:.2f} s")
         head = (f"- {finding.rule}: {sdk}; {', '.join(finding.data_types) or 'no data type'}; "

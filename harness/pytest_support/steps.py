@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from harness.errors import ScenarioError
 from harness.scenario.loader import parse_scenario
 from harness.scenario.model import PermissionPolicy, Scenario
 
@@ -123,13 +124,23 @@ class Steps:
         document: dict[str, Any] = {"name": name, "steps": self.items}
         if self._options:
             document["options"] = self._options
-        return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+        # Flow style inside a step keeps one step per line: step k is on line k + 2.
+        return yaml.safe_dump(document, allow_unicode=True, sort_keys=False,
+                              default_flow_style=None, width=10_000)
 
     def build(self, name: str = "steps", *, source: str = "<python steps>") -> Scenario:
         """The scenario, validated like a file; a bad step raises ``ScenarioError`` naming
-        ``source`` and the step's line in :meth:`to_yaml`."""
+        ``source``, the step's number (from 1) and the step."""
         text = self.to_yaml(name)
-        scenario = parse_scenario(text, source)
+        try:
+            scenario = parse_scenario(text, source)
+        except ScenarioError as exc:
+            index = (exc.line or 0) - 3  # line 1: name, line 2: "steps:"
+            if not 0 <= index < len(self._items):
+                raise
+            message = str(exc).removeprefix(f"{source}:{exc.line}: ")
+            raise ScenarioError(f"step {index + 1} ({self._items[index]!r}): {message}",
+                                path=source) from None
         return Scenario(name=scenario.name, steps=scenario.steps, path=source,
                         description=scenario.description or "built in Python",
                         sha256=hashlib.sha256(text.encode()).hexdigest(),

@@ -1,0 +1,287 @@
+"""The pytest plugin's glue without sessions: the step builder, scenario coercion, findings
+filters and assertion messages on recorded bundles, settings resolution and the runner's
+refusal of runs that lost evidence."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.analysis.engine import analyze
+from harness.analysis.model import Finding, RunContext
+from harness.errors import ScenarioError
+from harness.pytest_plugin import resolve_settings
+from harness.pytest_support import ConsentryRun, RunIncomplete, steps
+from harness.pytest_support.apps import Prepared, SpecimenApp
+from harness.pytest_support.runner import Consentry, slug, to_scenario
+from harness.scenario.loader import load_scenario
+from harness.session import SessionResult
+from harness.targets.base import AppSpec
+
+pytest_plugins = ["pytester"]
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+def test_steps_build_the_scenario_a_yaml_file_would():
+    scenario = (steps.launch().wait(2).consent("reject").restart().background(3)
+                .click("Settings").click(x=10, y=20).consent("accept", resource_id="app:id/ok")
+                .permission("deny").press("back").screenshot("end").explore(5, max_clicks=3)
+                .wait_for(text_contains="Welcome", timeout=4).home().back()
+                .options(permissions="allow").build("mine"))
+    assert scenario.name == "mine"
+    assert [s.describe() for s in scenario.steps] == [
+        "launch", "wait 2s", "consent reject", "restart", "background 3s",
+        "click text='Settings'", "click at 10,20", "consent accept resource_id='app:id/ok'",
+        "permission deny", "press back", "screenshot end", "explore 5s max 3 clicks",
+        "wait_for text_contains='Welcome'", "home", "back"]
+    assert scenario.steps[-3].timeout == 4
+    assert scenario.permission_policy == "allow"
+    assert scenario.to_manifest()["path"] == "<python steps>" and len(scenario.sha256) == 64
+
+
+def test_steps_are_immutable_so_prefixes_can_be_shared():
+    start = steps.launch().wait(3)
+    accept, reject = start.consent("accept"), start.consent("reject")
+    assert len(steps) == 0 and len(start) == 2
+    assert accept.items[-1] == {"consent": "accept"} and reject.items[-1] == {"consent": "reject"}
+
+
+def test_a_bad_python_step_is_reported_like_a_bad_file_step():
+    with pytest.raises(ScenarioError, match=r"^<python steps>: step 3 \({'consent': 'maybe'}\): "
+                                            r"consent: expected accept or reject, got 'maybe'$"):
+        steps.launch().wait(1).consent("maybe").build()
+    with pytest.raises(ScenarioError, match=r"step 2 .*click: \{x, y\} must be two integers"):
+        steps.launch().click(x=1).build()
+    with pytest.raises(ScenarioError, match="press: expected one of"):
+        steps.launch().press("volume").build()
+    with pytest.raises(ScenarioError, match="non-empty list"):
+        steps.build()
+
+
+def test_every_kind_of_scenario_becomes_a_scenario(tmp_path):
+    builtin = to_scenario("accept")
+    assert builtin.name == "accept" and builtin.sha256 == load_scenario("accept").sha256
+    assert to_scenario(builtin) is builtin
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nsteps:\n  - launch\n  - wait: 1\n")
+    assert to_scenario(path).name == "mine" and to_scenario(str(path)).path == str(path)
+    listed = to_scenario(["launch", {"wait": 2}, {"consent": "reject"}], name="listed")
+    assert listed.name == "listed" and [s.kind for s in listed.steps] == ["launch", "wait",
+                                                                         "consent"]
+    assert to_scenario(steps.launch()).name == "steps"
+    with pytest.raises(ScenarioError, match="no scenario named 'nope'"):
+        to_scenario("nope")
+    with pytest.raises(TypeError, match="not int"):
+        to_scenario(3)  # type: ignore[arg-type]
+
+
+def test_slug_keeps_test_ids_file_name_safe():
+    assert slug("tests/test_x.py::test_a[ü b/c]") == "tests-test_x.py-test_a-b-c"
+    assert slug("...") == "run" and len(slug("x" * 500)) == 60
+
+
+# -- ConsentryRun on the recorded reject bundle ----------------------------------------------
+
+@pytest.fixture
+def reject_run(run_copy) -> ConsentryRun:
+    run_dir = run_copy("reject")
+    return ConsentryRun(dir=run_dir, scenario=load_scenario("reject"), app="recorded bundle",
+                        analysis=analyze(run_dir))
+
+
+def test_findings_for_filters_by_rule_sdk_and_data_type(reject_run):
+    assert len(reject_run.findings) == 4
+    assert [f.sdk for f in reject_run.findings_for("collect-after-refusal")] == [
+        "Umeng", "unknown: com.acme.tracker"]
+    assert [f.rule for f in reject_run.findings_for(sdk="umeng")] == [
+        "collect-before-consent", "collect-after-refusal"]
+    assert [f.rule for f in reject_run.findings_for(data_type="android_id")] == [
+        "collect-before-consent"]
+    assert reject_run.findings_for("collect-after-refusal", sdk="Umeng", data_type="mac") == []
+    assert reject_run.findings_for("send-before-consent") == []
+    assert reject_run.status == "complete" and reject_run.consent.state == "rejected"
+
+
+def test_a_misspelt_rule_is_an_error_not_a_pass(reject_run):
+    with pytest.raises(ValueError, match="unknown rule 'colect-before-consent'; the rules are: "
+                                         "collect-before-consent, "):
+        reject_run.assert_no_findings("colect-before-consent")
+    with pytest.raises(ValueError, match="unknown rule"):
+        reject_run.findings_for("nope")
+
+
+def test_assert_no_findings_message_carries_the_evidence(reject_run):
+    reject_run.assert_no_findings("send-before-consent", "permission-after-refusal")
+    reject_run.assert_no_findings("collect-after-refusal", sdk="Adjust")
+    with pytest.raises(AssertionError) as failure:
+        reject_run.assert_no_findings("collect-after-refusal", "send-after-refusal")
+    message = str(failure.value)
+    lines = message.splitlines()
+    assert lines[0] == ("expected no findings of collect-after-refusal, send-after-refusal, "
+                        "got 3:")
+    umeng = next(line for line in lines if line.startswith("- collect-after-refusal: Umeng"))
+    assert "(com.umeng)" in umeng and "; imei; " in umeng and "first seen at " in umeng
+    assert "e.g. at com.umeng." in lines[lines.index(umeng) + 1]
+    assert any("send-after-refusal" in line and "sent to " in line for line in lines)
+    assert lines[-1] == f"bundle: {reject_run.dir}"
+    with pytest.raises(AssertionError, match=r"(?s)got 4:.*collect-before-consent"):
+        reject_run.assert_no_findings()
+
+
+def test_assert_finding_returns_matches_or_lists_what_there_is(reject_run):
+    (found,) = reject_run.assert_finding("collect-before-consent", sdk="Umeng")
+    assert found.data_types == ("android_id",)
+    with pytest.raises(AssertionError) as failure:
+        reject_run.assert_finding("send-before-consent", sdk="Umeng", data_type="imei")
+    message = str(failure.value)
+    assert message.startswith("expected a finding send-before-consent sdk=Umeng "
+                              "data_type=imei; the run has 4:")
+    assert "- collect-after-refusal: unknown: com.acme.tracker; imei" in message
+    assert message.endswith(f"bundle: {reject_run.dir}")
+
+
+class _CrashingRule:
+    id = "send-before-consent"
+    title = title_zh = "crashes"
+    refs: tuple[str, ...] = ()
+
+    def evaluate(self, ctx: RunContext) -> list[Finding]:
+        raise RuntimeError("boom")
+
+
+def test_a_crashed_rule_is_not_silence(run_copy):
+    run_dir = run_copy("accept")
+    run = ConsentryRun(dir=run_dir, scenario=load_scenario("accept"), app="recorded",
+                       analysis=analyze(run_dir, rules=[_CrashingRule()]))
+    assert run.findings == []
+    with pytest.raises(AssertionError, match="rule send-before-consent crashed, so its verdict "
+                                             "is unknown: RuntimeError: boom"):
+        run.assert_no_findings("send-before-consent")
+    assert "rule send-before-consent crashed: RuntimeError: boom" in run.summary()
+
+
+def test_summary_names_scenario_app_status_consent_findings_and_bundle(reject_run):
+    lines = reject_run.summary().splitlines()
+    assert lines[0] == ("scenario 'reject', recorded bundle: complete, consent rejected, "
+                        "4 finding(s)")
+    assert sum(line.startswith("- ") for line in lines) == 4
+    assert lines[-1] == f"bundle: {reject_run.dir}"
+
+
+# -- the runner refuses runs that lost evidence ------------------------------------------------
+
+class _RecordedApp:
+    """Stands in for a target: the 'session' below copies a recorded bundle."""
+
+    target_name = "local"
+
+    def describe(self) -> str:
+        return "recorded app"
+
+    def open(self, out: Path, stack: object) -> Prepared:
+        return Prepared(target=object(), app=AppSpec(package="org.example"))  # type: ignore[arg-type]
+
+
+def _fake_session(bundle: Path):  # type: ignore[no-untyped-def]
+    class FakeSession:
+        def __init__(self, target, app, scenario, options) -> None:  # type: ignore[no-untyped-def]
+            self.out = options.out
+
+        def run(self) -> SessionResult:
+            shutil.copytree(bundle, self.out)
+            return SessionResult(self.out, "complete", None, analysis=analyze(self.out))
+
+    return FakeSession
+
+
+@pytest.mark.parametrize(("bundle", "reason"), [
+    ("truncated", "status incomplete"),
+])
+def test_run_raises_when_the_bundle_is_incomplete(monkeypatch, runs, tmp_path, bundle, reason):
+    monkeypatch.setattr("harness.pytest_support.runner.Session", _fake_session(runs / bundle))
+    runner = Consentry(_RecordedApp(), tmp_path / "out")
+    with pytest.raises(RunIncomplete, match=reason) as failure:
+        runner.run("accept")
+    assert failure.value.run_dir == tmp_path / "out" / "1-accept"
+    assert str(failure.value.run_dir) in str(failure.value)
+    (record,) = runner.runs
+    assert record.result is not None and record.result.status == "incomplete"
+
+
+def test_run_raises_on_a_degraded_bundle_unless_allowed(monkeypatch, runs, tmp_path):
+    degraded = tmp_path / "degraded"
+    shutil.copytree(runs / "accept", degraded)
+    manifest = (degraded / "manifest.json").read_text()
+    assert '"degraded": []' in manifest
+    (degraded / "manifest.json").write_text(
+        manifest.replace('"degraded": []', '"degraded": ["agent dropped 7 events"]'))
+    monkeypatch.setattr("harness.pytest_support.runner.Session", _fake_session(degraded))
+    runner = Consentry(_RecordedApp(), tmp_path / "out")
+    with pytest.raises(RunIncomplete, match="degraded: agent dropped 7 events"):
+        runner.run(steps.launch())
+    run = runner.run(steps.launch(), allow_degraded=True)
+    assert run.dir.name == "2-steps" and run.degraded == ["agent dropped 7 events"]
+    assert "complete (degraded: agent dropped 7 events)" in run.summary()
+
+
+def test_runs_get_numbered_directories_and_never_reuse_one(monkeypatch, runs, tmp_path):
+    monkeypatch.setattr("harness.pytest_support.runner.Session", _fake_session(runs / "accept"))
+    runner = Consentry(_RecordedApp(), tmp_path / "out")
+    first = runner.run("accept")
+    second = runner.run(["launch"], name="again")
+    assert (first.dir.name, second.dir.name) == ("1-accept", "2-again")
+    assert first.app == "recorded app" and (first.dir / "events.jsonl").is_file()
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+def test_default_settings_run_the_specimen_locally(pytester):
+    settings = resolve_settings(pytester.parseconfig())
+    assert (settings.target, settings.variant, settings.capture, settings.keep) == (
+        "local", "default", "regular", False)
+    assert settings.output == pytester.path / "consentry-runs"
+    assert settings.package is None and settings.apk is None
+
+
+def test_a_package_selects_android_and_cli_beats_ini(pytester):
+    pytester.makeini("[pytest]\nconsentry_package = org.ini\nconsentry_output = ini-out\n"
+                     "consentry_keep = true\n")
+    settings = resolve_settings(pytester.parseconfig())
+    assert (settings.target, settings.package, settings.keep) == ("android", "org.ini", True)
+    assert settings.output == pytester.path / "ini-out"
+    apk = pytester.path / "app.apk"
+    apk.write_bytes(b"PK")
+    settings = resolve_settings(pytester.parseconfig(
+        "--consentry-package", "org.cli", "--consentry-apk", "app.apk", "--consentry-serial",
+        "emulator-5554", "--consentry-capture", "wireguard", "--consentry-output", "cli-out"))
+    assert (settings.package, settings.apk, settings.serial, settings.capture) == (
+        "org.cli", apk, "emulator-5554", "wireguard")
+    assert settings.output == pytester.path / "cli-out"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--consentry-target", "android"], "needs --consentry-package"),
+    (["--consentry-package", "org.x", "--consentry-apk", "missing.apk"], "no such file"),
+    (["--consentry-target", "local", "--consentry-serial", "x"],
+     "--consentry-serial only apply to --consentry-target android"),
+    (["--consentry-capture", "wireguard"], "wireguard needs --consentry-target android"),
+    (["--consentry-package", "org.x", "--consentry-variant", "notice"],
+     "--consentry-variant only applies"),
+])
+def test_inconsistent_options_are_usage_errors(pytester, args, message):
+    with pytest.raises(pytest.UsageError, match=message):
+        resolve_settings(pytester.parseconfig(*args))
+
+
+def test_a_bad_ini_target_is_a_usage_error(pytester):
+    pytester.makeini("[pytest]\nconsentry_target = ios\n")
+    with pytest.raises(pytest.UsageError, match="ini consentry_target must be one of local, "
+                                                "android, got 'ios'"):
+        resolve_settings(pytester.parseconfig())
+
+
+def test_specimen_app_describes_itself():
+    assert SpecimenApp(variant="notice").describe() == "specimen app (notice) on the local target"
