@@ -285,3 +285,137 @@ def test_a_bad_ini_target_is_a_usage_error(pytester):
 
 def test_specimen_app_describes_itself():
     assert SpecimenApp(variant="notice").describe() == "specimen app (notice) on the local target"
+
+
+# -- the plugin's report and keep policy, with sessions replaced by a recorded bundle ---------
+
+_RECORDED_CONFTEST = '''
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.analysis.engine import analyze
+from harness.errors import CaptureError
+from harness.pytest_support.apps import Prepared
+from harness.session import SessionResult
+from harness.targets.base import AppSpec
+
+BUNDLE = Path({bundle!r})
+
+
+class RecordedApp:
+    target_name = "local"
+
+    def describe(self):
+        return "recorded app"
+
+    def open(self, out, stack):
+        return Prepared(target=None, app=AppSpec(package="org.example"))
+
+
+class BrokenApp(RecordedApp):
+    def open(self, out, stack):
+        out.mkdir(parents=True)
+        raise CaptureError("mitmdump died")
+
+
+class RecordedSession:
+    def __init__(self, target, app, scenario, options):
+        self.out = options.out
+
+    def run(self):
+        shutil.copytree(BUNDLE, self.out)
+        return SessionResult(self.out, "complete", None, analysis=analyze(self.out))
+
+
+@pytest.fixture(autouse=True)
+def recorded_sessions(monkeypatch):
+    monkeypatch.setattr("harness.pytest_support.runner.Session", RecordedSession)
+
+
+@pytest.fixture
+def consentry_app():
+    return RecordedApp()
+'''
+
+_RECORDED_TESTS = '''
+import pytest
+from conftest import BrokenApp
+
+
+def test_passes(consentry):
+    consentry.run("reject").assert_finding("collect-after-refusal", sdk="Umeng")
+
+
+def test_fails(consentry):
+    consentry.run("reject").assert_no_findings("collect-after-refusal")
+
+
+def test_session_error(consentry):
+    consentry.run("accept", app=BrokenApp())
+
+
+def test_without_runs(consentry):
+    assert False, "no run"
+'''
+
+
+def _junit_properties(path: Path) -> dict[str, list[str]]:
+    import xml.etree.ElementTree as ET
+
+    found: dict[str, list[str]] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        found[case.get("name", "")] = [p.get("value", "") for p in case.iter("property")
+                                       if p.get("name") == "consentry_bundle"]
+    return found
+
+
+@pytest.fixture
+def recorded_suite(pytester, runs):
+    pytester.makeconftest(_RECORDED_CONFTEST.format(bundle=str(runs / "reject")))
+    pytester.makepyfile(test_recorded=_RECORDED_TESTS)
+    return pytester
+
+
+def test_failing_tests_keep_and_report_their_bundles(recorded_suite):
+    result = recorded_suite.runpytest_inprocess("--consentry-output", "out", "--junitxml", "j.xml",
+                                                "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=3)
+    out = recorded_suite.path / "out"
+    assert not (out / "test_recorded.py-test_passes").exists()
+    failing = out / "test_recorded.py-test_fails" / "1-reject"
+    assert (failing / "events.jsonl").is_file()
+    result.stdout.fnmatch_lines([
+        "*expected no findings of collect-after-refusal, got 2:",
+        "*- collect-after-refusal: Umeng (com.umeng); imei; 1x, first seen at 2.50 s",
+        f"*bundle: {failing}",
+        "*- consentry runs -*",
+        "scenario 'reject', recorded app: complete, consent rejected, 4 finding(s)",
+    ])
+    result.stdout.fnmatch_lines([
+        "*CaptureError: mitmdump died",
+        "*- consentry runs -*",
+        "scenario 'accept' raised before its analysis: mitmdump died",
+        f"bundle (partial): {out / 'test_recorded.py-test_session_error' / '1-accept'}",
+    ])
+    # A failing test that ran nothing gets no consentry section.
+    section = result.stdout.str().split("test_without_runs ___")[1].split("short test summary")[0]
+    assert "consentry runs" not in section
+    properties = _junit_properties(recorded_suite.path / "j.xml")
+    assert properties["test_passes"] == [] and properties["test_without_runs"] == []
+    assert properties["test_fails"] == [str(failing)]
+    assert properties["test_session_error"] == [str(out / "test_recorded.py-test_session_error"
+                                                    / "1-accept")]
+
+
+def test_keep_option_keeps_passing_bundles_and_a_rerun_replaces_them(recorded_suite):
+    args = ("--consentry-output", "out", "--consentry-keep", "--junitxml", "j.xml",
+            "-p", "no:cacheprovider", "-k", "passes")
+    recorded_suite.runpytest_inprocess(*args).assert_outcomes(passed=1)
+    kept = recorded_suite.path / "out" / "test_recorded.py-test_passes" / "1-reject"
+    assert (kept / "manifest.json").is_file()
+    assert _junit_properties(recorded_suite.path / "j.xml")["test_passes"] == [str(kept)]
+    (kept.parent / "stale-marker").write_text("from the previous session")
+    recorded_suite.runpytest_inprocess(*args).assert_outcomes(passed=1)
+    assert (kept / "manifest.json").is_file() and not (kept.parent / "stale-marker").exists()
