@@ -85,12 +85,11 @@ const CALL_STATIC_OBJECT_METHOD = 114;
 const GET_STRING_LENGTH = 164;
 const GET_STRING_REGION = 220;
 
-/** JNI functions that run no Java code keep the JS lock during the call, as the bridge's own
- * fast paths do: no lock handoff to the JS thread and back. */
-const FAST: NativeFunctionOptions = { exceptions: "propagate", scheduling: "exclusive" };
-/** Calls into Java code let go of the JS lock (the default): that code may wait for a monitor
- * held by a thread that is itself waiting for the JS lock in a hooked method. */
-const JAVA: NativeFunctionOptions = { exceptions: "propagate", scheduling: "cooperative" };
+/** Every call lets go of the JS lock (Frida's default, "cooperative"), even the JNI functions
+ * that run no Java code: any JNI call may block at a HotSpot safepoint, and the bridge runs
+ * its method patching as a VM operation whose callback (at that safepoint, on the VM thread)
+ * needs the JS lock. Holding the lock there ("exclusive") deadlocked the specimen. */
+const OPTIONS: NativeFunctionOptions = { exceptions: "propagate", scheduling: "cooperative" };
 
 /** The few JNI functions an event needs, bound once (the table is the same for every thread;
  * the calling thread's JNIEnv is the first argument). */
@@ -104,38 +103,37 @@ export class Jni {
     getStringLength: NativeFunction<number, [NativePointer, NativePointer]>;
     getStringRegion: NativeFunction<void,
         [NativePointer, NativePointer, number, number, NativePointer]>;
-    private chars: NativePointer = Memory.alloc(2);
-    private charsLength = 0;
 
     constructor(envHandle: NativePointer) {
         const table = envHandle.readPointer();
         const fn = (index: number) => table.add(index * Process.pointerSize).readPointer();
         this.pushLocalFrame = new NativeFunction(fn(PUSH_LOCAL_FRAME), "int32",
-            ["pointer", "int32"], FAST);
+            ["pointer", "int32"], OPTIONS);
         this.popLocalFrame = new NativeFunction(fn(POP_LOCAL_FRAME), "pointer",
-            ["pointer", "pointer"], FAST);
+            ["pointer", "pointer"], OPTIONS);
         this.callObject = new NativeFunction(fn(CALL_OBJECT_METHOD), "pointer",
-            ["pointer", "pointer", "pointer", "..."], JAVA) as any;
+            ["pointer", "pointer", "pointer", "..."], OPTIONS) as any;
         this.callStaticObject = new NativeFunction(fn(CALL_STATIC_OBJECT_METHOD), "pointer",
-            ["pointer", "pointer", "pointer", "..."], JAVA) as any;
+            ["pointer", "pointer", "pointer", "..."], OPTIONS) as any;
         this.callStaticObject1 = new NativeFunction(fn(CALL_STATIC_OBJECT_METHOD), "pointer",
-            ["pointer", "pointer", "pointer", "...", "pointer"], JAVA) as any;
+            ["pointer", "pointer", "pointer", "...", "pointer"], OPTIONS) as any;
         this.getStringLength = new NativeFunction(fn(GET_STRING_LENGTH), "int32",
-            ["pointer", "pointer"], FAST);
+            ["pointer", "pointer"], OPTIONS);
         this.getStringRegion = new NativeFunction(fn(GET_STRING_REGION), "void",
-            ["pointer", "pointer", "int32", "int32", "pointer"], FAST);
+            ["pointer", "pointer", "int32", "int32", "pointer"], OPTIONS);
     }
 
-    /** A Java string's text: one copy into a reused buffer (two JNI calls, no pinning).
-     * Called only by the JS-lock holder, so the buffer is never shared. */
+    /** A Java string's text: one copy into a buffer of this call's own (two JNI calls, no
+     * pinning). Not a shared buffer: the JS lock is let go during each JNI call, so another
+     * thread can be here at the same time. */
     text(env: NativePointer, str: NativePointer): string {
         const length = this.getStringLength(env, str);
-        if (length > this.charsLength) {
-            this.charsLength = Math.max(length, 2 * this.charsLength, 1024);
-            this.chars = Memory.alloc(this.charsLength * 2);
+        if (length === 0) {
+            return "";
         }
-        this.getStringRegion(env, str, 0, length, this.chars);
-        return this.chars.readUtf16String(length) ?? "";
+        const chars = Memory.alloc(length * 2);
+        this.getStringRegion(env, str, 0, length, chars);
+        return chars.readUtf16String(length) ?? "";
     }
 }
 
