@@ -5,7 +5,9 @@
         run.assert_no_findings("collect-before-consent", "send-before-consent")
 
 Fixtures: ``consentry_app`` (which app on which target; override it in a conftest),
-``consentry`` (runs scenarios, one bundle directory per run), ``consentry_settings``.
+``consentry`` (runs scenarios, one bundle directory per run), ``consentry_run`` (the run of the
+scenario named by ``@pytest.mark.consentry(scenario, variant=..., **run_options)``),
+``consentry_settings``.
 Every option is inert until a test asks for these fixtures, and the heavy modules (Frida,
 mitmproxy) are only imported then, so installing consentry does not slow other test suites.
 
@@ -33,6 +35,7 @@ import pytest
 
 if TYPE_CHECKING:
     from harness.pytest_support.apps import AppUnderTest
+    from harness.pytest_support.result import ConsentryRun
     from harness.pytest_support.runner import Consentry
 
 TargetName = Literal["local", "android"]
@@ -150,7 +153,35 @@ _SETTINGS = pytest.StashKey[Settings]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "consentry(scenario=None, *, variant=None, **run_options): the scenario "
+        "the consentry_run fixture runs (with ConsentryRun.run options such as settle, "
+        "allow_degraded) and the specimen variant of the default local app")
     config.stash[_SETTINGS] = resolve_settings(config)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerArgs:
+    scenario: Any
+    variant: str | None
+    run_options: dict[str, Any]
+
+
+def _marker_args(scenario: Any = None, *, variant: str | None = None,
+                 **run_options: Any) -> MarkerArgs:
+    return MarkerArgs(scenario, variant, run_options)
+
+
+def marker_args(node: pytest.Item | pytest.Collector) -> MarkerArgs:
+    """The closest ``@pytest.mark.consentry(...)`` of ``node``, checked against its signature."""
+    marker = node.get_closest_marker("consentry")
+    if marker is None:
+        return MarkerArgs(None, None, {})
+    try:
+        return _marker_args(*marker.args, **marker.kwargs)
+    except TypeError as exc:
+        pytest.fail(f"@pytest.mark.consentry: {exc}; expected consentry(scenario=None, *, "
+                    "variant=None, **run_options)", pytrace=False)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -189,16 +220,21 @@ def _android_serial(settings: Settings) -> str:
 
 
 @pytest.fixture
-def consentry_app(consentry_settings: Settings) -> AppUnderTest:
+def consentry_app(request: pytest.FixtureRequest,
+                  consentry_settings: Settings) -> AppUnderTest:
     """The app under test and its target, from the options: the specimen app on the local
-    target, or ``--consentry-package`` on an Android device. Override this fixture to test
-    something else (``SpecimenApp``, ``AndroidApp``, ``LocalApp`` from
-    ``harness.pytest_support``)."""
+    target (variant from ``@pytest.mark.consentry(variant=...)`` or ``--consentry-variant``),
+    or ``--consentry-package`` on an Android device. Override this fixture to test something
+    else (``SpecimenApp``, ``AndroidApp``, ``LocalApp`` from ``harness.pytest_support``)."""
     from harness.pytest_support.apps import AndroidApp, SpecimenApp
 
     s = consentry_settings
+    variant = marker_args(request.node).variant
     if s.target == "local":
-        return SpecimenApp(variant=s.variant)
+        return SpecimenApp(variant=variant or s.variant)
+    if variant is not None:
+        pytest.fail("@pytest.mark.consentry(variant=...) picks a specimen variant; it does not "
+                    "apply to --consentry-target android", pytrace=False)
     assert s.package is not None  # resolve_settings made sure
     return AndroidApp(package=s.package, apk=s.apk, serial=_android_serial(s))
 
@@ -229,6 +265,16 @@ def consentry(request: pytest.FixtureRequest, consentry_app: AppUnderTest,
         shutil.rmtree(test_dir)
 
 
+@pytest.fixture
+def consentry_run(request: pytest.FixtureRequest, consentry: Consentry) -> ConsentryRun:
+    """The run of the scenario named by ``@pytest.mark.consentry(scenario, **run_options)``."""
+    args = marker_args(request.node)
+    if args.scenario is None:
+        pytest.fail("consentry_run needs @pytest.mark.consentry(scenario=...) on the test "
+                    "(or use the consentry fixture: consentry.run(scenario))", pytrace=False)
+    return consentry.run(args.scenario, **args.run_options)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
@@ -238,7 +284,8 @@ def pytest_runtest_makereport(item: pytest.Item,
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     runner = item.stash.get(_RUNNER, None)
-    if runner is not None and runner.runs and report.failed and report.when == "call":
+    # Runs happen in the call, or in setup through consentry_run.
+    if runner is not None and runner.runs and report.failed and report.when != "teardown":
         report.sections.append(("consentry runs",
                                 "\n\n".join(r.summary() for r in runner.runs)))
     return report

@@ -419,3 +419,61 @@ def test_keep_option_keeps_passing_bundles_and_a_rerun_replaces_them(recorded_su
     (kept.parent / "stale-marker").write_text("from the previous session")
     recorded_suite.runpytest_inprocess(*args).assert_outcomes(passed=1)
     assert (kept / "manifest.json").is_file() and not (kept.parent / "stale-marker").exists()
+
+
+_MARKER_TESTS = '''
+import pytest
+from conftest import BrokenApp
+
+
+@pytest.mark.consentry("reject", allow_degraded=True)
+def test_marked(consentry_run):
+    assert consentry_run.scenario.name == "reject" and consentry_run.dir.name == "1-reject"
+    consentry_run.assert_finding("collect-after-refusal", sdk="Umeng")
+
+
+def test_unmarked(consentry_run):
+    pass
+
+
+@pytest.mark.consentry("reject", "accept")
+def test_two_scenarios(consentry_run):
+    pass
+
+
+@pytest.mark.consentry("accept", app=BrokenApp())
+def test_broken_in_setup(consentry_run):
+    pass
+'''
+
+
+def test_the_marker_names_the_scenario_consentry_run_runs(recorded_suite):
+    recorded_suite.makepyfile(test_marker=_MARKER_TESTS)
+    result = recorded_suite.runpytest_inprocess("test_marker.py", "-p", "no:cacheprovider",
+                                                "--strict-markers")
+    result.assert_outcomes(passed=1, errors=3)
+    result.stdout.fnmatch_lines(["*consentry_run needs @pytest.mark.consentry(scenario=...)*"])
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_broken_in_setup*",
+                                 "*CaptureError: mitmdump died",
+                                 "*- consentry runs -*",
+                                 "scenario 'accept' raised before its analysis: mitmdump died"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.consentry: _marker_args() takes from 0 to 1 "
+                                 "positional arguments but 2 were given*"])
+
+
+def test_the_marker_picks_the_specimen_variant_of_the_default_app(pytester):
+    pytester.makepyfile(test_variant='''
+import pytest
+
+
+@pytest.mark.consentry(variant="notice")
+def test_marked(consentry_app):
+    assert consentry_app.describe() == "specimen app (notice) on the local target"
+
+
+def test_option(consentry_app):
+    assert consentry_app.describe() == "specimen app (permissions) on the local target"
+''')
+    result = pytester.runpytest_inprocess("--consentry-variant", "permissions",
+                                          "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
