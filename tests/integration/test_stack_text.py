@@ -3,7 +3,7 @@
 Frames must read "class.method(File.java:line)" on every runtime: HotSpot's class loader and
 module prefixes are stripped, a hidden class's own slash is kept, and the stack reader's own
 frames (Thread.getStackTrace, ART's VMStack) are left out. The functions are pure, so they run
-in any process (a sleeping child here); the JVM path itself is proven by test_catalogue_jvm.
+in any process (a sleeping Python child here); the JVM path itself is proven by test_catalogue_jvm.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import queue
 import shutil
 import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -74,7 +75,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = {"frames": list(FRAMES), "hotspot": HOTSPOT_STACK, "art": ART_STACK}
     (project / "probe.ts").write_text(SCRIPT % json.dumps(data))
     source = frida_adapter.compile_agent(project / "probe.ts", project)
-    child = subprocess.Popen(["sleep", "60"])
+    # Attached once it runs its own code (attaching mid-exec can kill the target).
+    child = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); "
+                              "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "up"
     messages: queue.Queue[dict[str, Any]] = queue.Queue()
     session = frida_adapter.AgentSession(FridaDeviceRef(kind="local"), child.pid)
     try:
