@@ -98,8 +98,9 @@ class Consentry:
                                          categories=categories, clear=clear,
                                          **prepared.session_options)
                 result = Session(prepared.target, prepared.app, resolved, options).run()
-        except HarnessError as exc:
-            record.error = str(exc)
+        except BaseException as exc:  # noted for the failure report, then re-raised as is
+            record.error = str(exc) if isinstance(exc, HarnessError) else (
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             raise
         run = ConsentryRun(dir=run_dir, scenario=resolved, app=chosen.describe(),
                            analysis=result.analysis)
