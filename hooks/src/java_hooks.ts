@@ -256,39 +256,35 @@ export class JavaHooks {
         return true;
     }
 
-    private active = new Map<number, Map<string, number>>();
+    /** Per thread: the kinds of the hooked calls in progress, innermost last. Nesting is
+     * shallow (a few calls), so a scan of a small array beats map bookkeeping on every call. */
+    private active = new Map<number, string[]>();
 
     enter(tid: number, kinds: string[]): void {
-        let counts = this.active.get(tid);
-        if (counts === undefined) {
-            counts = new Map();
-            this.active.set(tid, counts);
+        const open = this.active.get(tid);
+        if (open === undefined) {
+            this.active.set(tid, kinds.slice());
+            return;
         }
-        for (const kind of kinds) {
-            counts.set(kind, (counts.get(kind) ?? 0) + 1);
+        for (let i = 0; i < kinds.length; i++) {
+            open.push(kinds[i]);
         }
     }
 
     leave(tid: number, kinds: string[]): void {
-        const counts = this.active.get(tid);
-        if (counts === undefined) {
+        const open = this.active.get(tid);
+        if (open === undefined) {
             return;
         }
-        for (const kind of kinds) {
-            const n = (counts.get(kind) ?? 1) - 1;
-            if (n > 0) {
-                counts.set(kind, n);
-            } else {
-                counts.delete(kind);
-            }
-        }
-        if (counts.size === 0) {
+        open.length = Math.max(0, open.length - kinds.length);
+        if (open.length === 0) {
             this.active.delete(tid);
         }
     }
 
     insideSameKind(tid: number, kind: string): boolean {
-        return (this.active.get(tid)?.get(kind) ?? 0) > 0;
+        const open = this.active.get(tid);
+        return open !== undefined && open.includes(kind);
     }
 
     private record(tid: number, entry: Entry, self: any, args: any[], ret: any,
