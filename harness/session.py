@@ -32,6 +32,7 @@ from harness.files import write_atomic
 from harness.instrument import frida_adapter
 from harness.instrument.agent_build import AgentBundle, build_agent
 from harness.instrument.catalogue import Catalogue, load_catalogue
+from harness.instrument.frida_adapter import ScriptRuntime
 from harness.instrument.instrumenter import Instrumenter
 from harness.recorder import Recorder, iso
 from harness.scenario.model import Scenario
@@ -77,6 +78,10 @@ class SessionOptions:
     follow_children: bool = True
     """Hold the app's forked children at birth and instrument them too (child gating); on
     Android also its other processes (``pkg:push``) through spawn gating."""
+    script_runtime: ScriptRuntime = "qjs"
+    """Frida's JavaScript runtime for the agent: ``qjs`` (default, fast Java hooks) or ``v8``
+    (forked children never cost the parent's session; Java hooks much slower, see
+    :meth:`harness.instrument.frida_adapter.AgentSession.load`)."""
     capture: CaptureMode = "regular"
     """``regular``: the app's proxy setting; ``wireguard``: a WireGuard tunnel to mitmdump,
     for apps that ignore the proxy (targets that list it in ``capture_modes``)."""
@@ -221,6 +226,7 @@ class Session:
         self._instrumenter = Instrumenter(self.recorder, catalogue, bundle,
                                           self.target.frida_device(),
                                           follow_children=self.options.follow_children,
+                                          script_runtime=self.options.script_runtime,
                                           # zygote starts :push/:remote: spawn gating
                                           follow_app_processes=self.options.follow_children
                                           and self.target.name == "android")

@@ -28,6 +28,10 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait after the last step for late events (default 2)")
     parser.add_argument("--no-analyze", action="store_true",
                         help="only record the bundle; run `consentry analyze` later")
+    parser.add_argument("--script-runtime", choices=["qjs", "v8"], default="qjs",
+                        help="Frida's JavaScript runtime for the agent (default qjs: fast Java "
+                        "hooks; v8: an app that forks children keeps its own session, but Java "
+                        "hooks are far slower)")
 
 
 def categories(value: str | None) -> set[str] | None:

@@ -17,6 +17,7 @@ from harness.commands.common import (
     print_result,
     terminate_as_exit,
 )
+from harness.instrument.frida_adapter import ScriptRuntime
 from harness.scenario.loader import load_scenario
 from harness.session import Session, SessionOptions, SessionResult
 
@@ -37,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def demo_session(scenario_name: str, out: Path, *, variant: str = "default",
                  settle: float = 2.0, analyze: bool = True,
-                 category_filter: set[str] | None = None) -> SessionResult:
+                 category_filter: set[str] | None = None,
+                 script_runtime: ScriptRuntime = "qjs") -> SessionResult:
     from harness.specimen.tracker import TrackerServer
     from harness.targets.local import LocalTarget, specimen_app
 
@@ -50,6 +52,7 @@ def demo_session(scenario_name: str, out: Path, *, variant: str = "default",
             out=out, categories=category_filter, settle=settle, analyze=analyze,
             resolve=[f"{name}:443={host}:{port}" for name in tracker.hosts],
             ssl_insecure=True,  # only the proxy's upstream leg to the local tracker
+            script_runtime=script_runtime,
         )
         return Session(target, app, scenario, options).run()
 
@@ -58,6 +61,7 @@ def run_demo(args: argparse.Namespace) -> int:
     terminate_as_exit()
     out = args.out or default_out("specimen", Path(args.scenario).stem)
     result = demo_session(args.scenario, out, variant=args.variant, settle=args.settle,
-                          analyze=not args.no_analyze, category_filter=categories(args.categories))
+                          analyze=not args.no_analyze, category_filter=categories(args.categories),
+                          script_runtime=args.script_runtime)
     print_result(result)
     return 0

@@ -106,7 +106,8 @@ def run_session(args: argparse.Namespace) -> int:
     options = SessionOptions(out=args.out, categories=categories(args.categories),
                              settle=args.settle, analyze=not args.no_analyze,
                              clear=not args.no_clear, capture=args.capture,
-                             wireguard_port=args.wireguard_port)
+                             wireguard_port=args.wireguard_port,
+                             script_runtime=args.script_runtime)
     result = Session(target, app, scenario, options).run()
     print_result(result)
     return 0

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import frida
 
@@ -205,6 +205,10 @@ def compile_agent(entrypoint: Path, project_root: Path) -> str:
         raise ToolchainError(f"the Frida agent does not compile:\n{detail}") from exc
 
 
+ScriptRuntime = Literal["qjs", "v8"]
+SCRIPT_RUNTIMES: tuple[ScriptRuntime, ...] = ("qjs", "v8")
+
+
 class AgentSession:
     """A Frida session attached to one process with the agent script loaded."""
 
@@ -218,6 +222,8 @@ class AgentSession:
             self._session = device.attach(pid)
         self._session.on("detached", self._detached)
         self._script: Any = None
+        self.script_runtime: str | None = None
+        """The JavaScript runtime the agent runs on (``qjs`` or ``v8``)."""
 
     def _detached(self, reason: str, crash: Any = None) -> None:
         self._detached_reason = str(reason)
@@ -241,10 +247,16 @@ class AgentSession:
             self._session.enable_child_gating()
 
     def load(self, source: str, on_message: MessageHandler,
-             on_detached: Callable[[str], None] | None = None) -> None:
+             on_detached: Callable[[str], None] | None = None, *,
+             runtime: ScriptRuntime = "qjs") -> None:
+        """Load the agent on ``runtime``: QuickJS by default. Measured here (Frida 17.26.2): on
+        V8, attaching to a forked child never ended the parent's session (0 of 15 runs; 6 of
+        15 on QuickJS), but Java hooks slowed from ~10,000 to ~330 calls/s on HotSpot."""
         self._on_detached = on_detached
-        with map_frida_errors(f"loading the agent into pid {self.pid}"):
-            self._script = self._session.create_script(source, name="consentry")
+        with map_frida_errors(f"loading the agent into pid {self.pid} ({runtime})"):
+            self._script = self._session.create_script(source, name="consentry",
+                                                       runtime=runtime)
+            self.script_runtime = runtime
             self._script.on("message", lambda message, data: on_message(message, data))
             self._script.load()
 

@@ -41,7 +41,8 @@ class Instrumenter:
 
     def __init__(self, recorder: Recorder, catalogue: Catalogue, bundle: AgentBundle,
                  device: FridaDeviceRef, *, agent_options: dict[str, Any] | None = None,
-                 follow_children: bool = False, follow_app_processes: bool = False) -> None:
+                 follow_children: bool = False, follow_app_processes: bool = False,
+                 script_runtime: frida_adapter.ScriptRuntime = "qjs") -> None:
         self.recorder = recorder
         self.catalogue = catalogue
         self.bundle = bundle
@@ -50,6 +51,7 @@ class Instrumenter:
         """Extra init options for the agent (native, plaintext, unpin, maxBuffered, ...)."""
         self.follow_children = follow_children
         self.follow_app_processes = follow_app_processes
+        self.script_runtime: frida_adapter.ScriptRuntime = script_runtime
         self.clock: ClockOffset = ZERO
         self.coverage: dict[str, Any] = {}
         self.dropped = 0
@@ -71,7 +73,8 @@ class Instrumenter:
         self._expect_exit = False
         session = frida_adapter.AgentSession(self.device, spawned.pid)
         self._session = session
-        session.load(self.bundle.source, self._on_message, self._on_detached)
+        session.load(self.bundle.source, self._on_message, self._on_detached,
+                     runtime=self.script_runtime)
         self.clock = measure(lambda: float(session.call("now")))
         if self.follow_children:
             self._watch_children(session)
@@ -83,7 +86,8 @@ class Instrumenter:
         for item in skipped:
             reason = str(item.get("reason", "")).split(":", 1)[0]
             reasons[reason] = reasons.get(reason, 0) + 1
-        self.coverage = {"runtime": coverage.get("runtime"), "installed": len(installed),
+        self.coverage = {"runtime": coverage.get("runtime"),
+                         "script_runtime": session.script_runtime, "installed": len(installed),
                          "skipped": len(skipped), "skipped_by_reason": reasons,
                          "total": len(self.catalogue.entries),
                          "layers": _layer_counts(coverage.get("layers") or {})}
@@ -147,7 +151,8 @@ class Instrumenter:
         try:
             session = frida_adapter.AgentSession(self.device, child.pid)
             session.load(self.bundle.source, self._on_message,
-                         lambda reason: self._on_child_detached(child.pid, name, reason))
+                         lambda reason: self._on_child_detached(child.pid, name, reason),
+                         runtime=self.script_runtime)
             coverage = session.call("init", self.catalogue.to_agent(),
                                     {**self.agent_options, "process": name})
             with self._lock:
@@ -155,6 +160,7 @@ class Instrumenter:
                 self.children[child.pid] = name
             self.recorder.record("agent.coverage", {
                 "pid": child.pid, "process": name, "runtime": coverage.get("runtime"),
+                "script_runtime": session.script_runtime,
                 "installed": len(coverage.get("installed", [])),
                 "skipped": len(coverage.get("skipped", [])),
                 "layers": _layer_counts(coverage.get("layers") or {})})

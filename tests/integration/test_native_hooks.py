@@ -22,6 +22,7 @@ import pytest
 from harness.instrument import frida_adapter
 from harness.instrument.agent_build import AgentBundle
 from harness.instrument.catalogue import Catalogue
+from harness.instrument.frida_adapter import ScriptRuntime
 from harness.instrument.instrumenter import Instrumenter
 from harness.recorder import Recorder
 from harness.targets.base import FridaDeviceRef, SpawnedApp
@@ -97,11 +98,13 @@ def build_c(tmp: Path, source: str, name: str, *flags: str) -> Path:
 
 def run_instrumented(tmp: Path, bundle: AgentBundle, argv: list[str], process: str,
                      options: dict[str, Any] | None = None, *,
-                     follow_children: bool = False) -> tuple[list[dict[str, Any]], Instrumenter]:
+                     follow_children: bool = False, script_runtime: ScriptRuntime = "qjs",
+                     ) -> tuple[list[dict[str, Any]], Instrumenter]:
     """Spawn suspended, load the agent, init, resume, wait for the exit; the recorded events."""
     recorder = Recorder(tmp / "run")
     instrumenter = Instrumenter(recorder, Catalogue(()), bundle, LOCAL,
-                                agent_options=options, follow_children=follow_children)
+                                agent_options=options, follow_children=follow_children,
+                                script_runtime=script_runtime)
     pid = frida_adapter.spawn(LOCAL, argv)
     try:
         instrumenter.attach(SpawnedApp(pid=pid, process=process))
