@@ -201,7 +201,9 @@ class FakeSession:
         self.detached_reason: str | None = None
         self.on_message: Any = None
 
-    def load(self, source: str, on_message: Any, on_detached: Any = None) -> None:
+    def load(self, source: str, on_message: Any, on_detached: Any = None, *,
+             runtime: str = "qjs") -> None:
+        self.script_runtime = runtime
         self.on_message = on_message
 
     def call(self, method: str, *args: Any) -> Any:
