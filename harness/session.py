@@ -151,9 +151,12 @@ class Session:
         if instrumenter is not None:
             instrumenter.expect_exit()
             instrumenter.flush()
-        self.target.stop_app(self.app)
-        if instrumenter is not None:
-            instrumenter.detach()
+        try:
+            self.target.stop_app(self.app)
+        finally:
+            # Also when the kill fails: detach turns device-wide spawn gating off again.
+            if instrumenter is not None:
+                instrumenter.detach()
         self.recorder.record("app.stop", {"reason": why, "package": self.package})
 
     # -- the run --------------------------------------------------------------------------
@@ -354,6 +357,13 @@ class Session:
         instrumenter = self._instrumenter
         if instrumenter is not None and instrumenter.dropped:
             degraded.append(f"agent dropped {instrumenter.dropped} events")
+        if instrumenter is not None:
+            degraded.extend(instrumenter.uninstrumented)
+        if self.options.capture == "wireguard" and self._proxy is not None \
+                and self._proxy.flows_seen == 0:
+            # An interface that is up proves nothing: WireGuard has no handshake before traffic.
+            degraded.append("wireguard capture saw no traffic at all: check that the device's "
+                            "tunnel reaches mitmdump (endpoint, UDP port, firewall)")
         if self._capture_error is not None:
             status, reason = "incomplete", reason or f"capture failed: {self._capture_error}"
         self.recorder.record("session.end", {"status": status, "reason": reason}, t=now)

@@ -56,6 +56,9 @@ class Instrumenter:
         self.coverage: dict[str, Any] = {}
         self.dropped = 0
         self.unexpected_exit: str | None = None
+        self.uninstrumented: list[str] = []
+        """Processes of the app that run without the agent, each with why (for the manifest's
+        ``degraded``: their reads are missing from the run)."""
         self.children: dict[int, str] = {}
         """pid → process name of every child the agent was loaded into."""
         self._session: frida_adapter.AgentSession | None = None
@@ -128,6 +131,7 @@ class Instrumenter:
             log.warning("the app's other processes will not be followed: %s", exc)
             self.recorder.record("agent.error", {"process": package, "message":
                                                  f"app processes not followed: {exc}"})
+            self.uninstrumented.append(f"app processes of {package} not followed: {exc}")
             return
         self._app_gate = gate
         self.recorder.record("agent.spawn_gating", {"package": package, "enabled": True})
@@ -140,6 +144,7 @@ class Instrumenter:
     def _spawn_error(self, spawn: frida_adapter.SpawnInfo, message: str) -> None:
         self.recorder.record("agent.error", {"pid": spawn.pid, "process": spawn.identifier,
                                              "message": f"app process: {message}"})
+        self.uninstrumented.append(f"app process {spawn.identifier} (pid {spawn.pid}): {message}")
 
     def _instrument_child(self, child: frida_adapter.ChildInfo, *, resume: bool = True) -> None:
         known = self.children.get(child.parent_pid) if child.parent_pid is not None else None
@@ -168,6 +173,7 @@ class Instrumenter:
             # Loud: the child runs uninstrumented, and the bundle says so.
             self.recorder.record("agent.error", {"pid": child.pid, "process": name,
                                                  "message": f"child not instrumented: {exc}"})
+            self.uninstrumented.append(f"child {name} (pid {child.pid}) not instrumented: {exc}")
         finally:
             if resume:
                 try:

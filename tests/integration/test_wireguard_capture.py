@@ -104,3 +104,19 @@ def test_a_physical_device_without_endpoint_fails_before_mitmdump_starts(
     with pytest.raises(ConfigError, match="--wireguard-endpoint"), started(session):
         pass
     assert not (tmp_path / "run" / "mitmdump.log").exists()
+
+
+def test_a_tunnel_that_brought_no_traffic_marks_the_run_degraded(tmp_path: Path) -> None:
+    # WireGuard has no handshake before traffic: an interface that is up proves nothing, so a
+    # run whose capture saw no flow at all must not read as a clean capture.
+    require_tool("mitmdump", "pip install mitmproxy")
+    target = AndroidTarget(device=fakeshell.FakeShell("emulator-5554"),
+                           host_frida_version="17.2.6")
+    session = _session(tmp_path, target, free_udp_port("0.0.0.0"))
+    with contextlib.ExitStack() as stack:
+        proxy, _ = session._start_proxy(stack, wireguard_target(session.target, "wireguard"))
+        assert proxy.flows_seen == 0
+        session._finish("complete", None)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert any("wireguard capture saw no traffic" in d for d in manifest["degraded"])

@@ -254,6 +254,7 @@ def test_instrumenter_gates_the_apps_processes_and_stops_on_detach(
                      "process": f"{PKG}:push", "path": None, "argv": None}
     gating = [e["data"] for e in events if e["type"] == "agent.spawn_gating"]
     assert gating == [{"package": PKG, "enabled": True}, {"enabled": False}]
+    assert instrumenter.uninstrumented == []
 
 
 def test_instrumenter_records_when_it_cannot_gate_and_keeps_the_main_process(
@@ -276,3 +277,6 @@ def test_instrumenter_records_when_it_cannot_gate_and_keeps_the_main_process(
     errors = [e["data"]["message"] for e in events if e["type"] == "agent.error"]
     assert errors == ["app processes not followed: enabling spawn gating: not supported here"]
     assert not [e for e in events if e["type"] == "agent.spawn_gating"]
+    # ... and the session puts it in the manifest's `degraded`: those reads are missing.
+    assert instrumenter.uninstrumented == [
+        f"app processes of {PKG} not followed: enabling spawn gating: not supported here"]
