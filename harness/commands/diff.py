@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
 
 
 def exit_code(diff: RunDiff) -> int:
-    return EXIT_NEW if diff.new_findings or not diff.new.sound else EXIT_NO_NEW
+    # Runs of two different apps compare nothing: a mis-wired nightly job must not go green.
+    failed = diff.new_findings or not diff.new.sound or not diff.same_app
+    return EXIT_NEW if failed else EXIT_NO_NEW
 
 
 def verdict(diff: RunDiff) -> str:
@@ -60,6 +62,8 @@ def verdict(diff: RunDiff) -> str:
         return f"verdict: {len(diff.new_findings)} NEW finding(s) (exit 1)"
     if not diff.new.sound:
         return "verdict: no new finding, but the new run lost evidence: not a pass (exit 1)"
+    if not diff.same_app:
+        return "verdict: the runs are of different apps: nothing to compare (exit 1)"
     return "verdict: no new finding (exit 0)"
 
 

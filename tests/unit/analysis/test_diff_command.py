@@ -72,12 +72,15 @@ def test_json_output(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "consentry: warning: the NEW run lost evidence" in captured.err
 
 
-def test_different_app_is_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_different_app_is_warned_and_not_a_pass(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     old = bundle(tmp_path, "old", BASE)
     new = bundle(tmp_path, "new", BASE, app={"package": "com.other.app"})
-    assert main(["diff", str(old), str(new)]) == 0
+    assert main(["diff", str(old), str(new)]) == 1  # a mis-wired nightly job must not pass
+    out = capsys.readouterr().out
     assert "!! the runs are of different apps (old org.consentry.specimen, new com.other.app)" \
-        in capsys.readouterr().out
+        in out
+    assert "verdict: the runs are of different apps: nothing to compare (exit 1)" in out
 
 
 def test_not_a_run_directory_is_a_usage_error(
