@@ -245,9 +245,9 @@ def consentry(request: pytest.FixtureRequest, consentry_app: AppUnderTest,
     """Runs scenarios against ``consentry_app``: ``consentry.run(scenario, **options)`` returns
     a ``ConsentryRun`` (findings, consent, assertion helpers). Bundles of a failing test are
     kept and named in its report."""
-    from harness.pytest_support.runner import Consentry, slug
+    from harness.pytest_support.runner import Consentry, unique_slug
 
-    test_dir = consentry_settings.output / slug(request.node.nodeid, limit=120)
+    test_dir = consentry_settings.output / unique_slug(request.node.nodeid)
     # A previous session's bundles of this same test: replaced, never mixed with new ones.
     shutil.rmtree(test_dir, ignore_errors=True)
     runner = Consentry(consentry_app, test_dir, capture=consentry_settings.capture)

@@ -5,6 +5,7 @@ one that raised."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -43,6 +44,14 @@ def slug(text: str, limit: int = 60) -> str:
     """A file-name-safe form of ``text`` (test ids, scenario names)."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
     return cleaned[:limit] or "run"
+
+
+def unique_slug(text: str, limit: int = 120) -> str:
+    """:func:`slug` plus a hash of ``text``: ``test[a b]`` and ``test[a-b]`` (or two long ids
+    cut to one prefix) must not share a folder, or one test's setup deletes the other's kept
+    evidence."""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{slug(text, limit)}-{digest}"
 
 
 @dataclass(slots=True, kw_only=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.pytest_support.runner import unique_slug
+
 pytestmark = pytest.mark.integration
 pytest_plugins = ["pytester"]
 
@@ -34,7 +36,8 @@ def test_readme_example_runs_real_sessions(pytester, jdk, agent_bundle):
                                            "-p", "no:cacheprovider", timeout=600)
     result.assert_outcomes(passed=1, failed=1)
     runs = pytester.path / "runs"
-    bundle = runs / "test_privacy.py-test_no_sdk_reads_identifiers_before_the_refusal" / "1-steps"
+    bundle = runs / unique_slug(
+        "test_privacy.py::test_no_sdk_reads_identifiers_before_the_refusal") / "1-steps"
     result.stdout.fnmatch_lines([
         "consentry: target=local app=specimen (default) output=*",
     ])

@@ -15,7 +15,7 @@ from harness.errors import ScenarioError
 from harness.pytest_plugin import resolve_settings
 from harness.pytest_support import ConsentryRun, RunIncomplete, steps
 from harness.pytest_support.apps import Prepared, SpecimenApp
-from harness.pytest_support.runner import Consentry, slug, to_scenario
+from harness.pytest_support.runner import Consentry, slug, to_scenario, unique_slug
 from harness.scenario.loader import load_scenario
 from harness.session import SessionResult
 from harness.targets.base import AppSpec
@@ -81,6 +81,14 @@ def test_every_kind_of_scenario_becomes_a_scenario(tmp_path):
 def test_slug_keeps_test_ids_file_name_safe():
     assert slug("tests/test_x.py::test_a[ü b/c]") == "tests-test_x.py-test_a-b-c"
     assert slug("...") == "run" and len(slug("x" * 500)) == 60
+
+
+def test_test_folders_of_different_ids_never_collide():
+    assert unique_slug("t.py::test_x[a b]") != unique_slug("t.py::test_x[a-b]")
+    long_a, long_b = "t.py::test_" + "p" * 150 + "[1]", "t.py::test_" + "p" * 150 + "[2]"
+    assert unique_slug(long_a) != unique_slug(long_b)
+    assert unique_slug("t.py::test_x[a b]") == unique_slug("t.py::test_x[a b]")
+    assert unique_slug("t.py::test_x[a b]").startswith("t.py-test_x-a-b-")
 
 
 # -- ConsentryRun on the recorded reject bundle ----------------------------------------------
@@ -378,13 +386,18 @@ def recorded_suite(pytester, runs):
     return pytester
 
 
+def _folder(test: str) -> str:
+    """The bundle folder of a test of the recorded suite."""
+    return unique_slug(f"test_recorded.py::{test}")
+
+
 def test_failing_tests_keep_and_report_their_bundles(recorded_suite):
     result = recorded_suite.runpytest_inprocess("--consentry-output", "out", "--junitxml", "j.xml",
                                                 "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=3)
     out = recorded_suite.path / "out"
-    assert not (out / "test_recorded.py-test_passes").exists()
-    failing = out / "test_recorded.py-test_fails" / "1-reject"
+    assert not (out / _folder("test_passes")).exists()
+    failing = out / _folder("test_fails") / "1-reject"
     assert (failing / "events.jsonl").is_file()
     result.stdout.fnmatch_lines([
         "*expected no findings of collect-after-refusal, got 2:",
@@ -397,7 +410,7 @@ def test_failing_tests_keep_and_report_their_bundles(recorded_suite):
         "*CaptureError: mitmdump died",
         "*- consentry runs -*",
         "scenario 'accept' raised before its analysis: mitmdump died",
-        f"bundle (partial): {out / 'test_recorded.py-test_session_error' / '1-accept'}",
+        f"bundle (partial): {out / _folder('test_session_error') / '1-accept'}",
     ])
     # A failing test that ran nothing gets no consentry section.
     section = result.stdout.str().split("test_without_runs ___")[1].split("short test summary")[0]
@@ -405,7 +418,7 @@ def test_failing_tests_keep_and_report_their_bundles(recorded_suite):
     properties = _junit_properties(recorded_suite.path / "j.xml")
     assert properties["test_passes"] == [] and properties["test_without_runs"] == []
     assert properties["test_fails"] == [str(failing)]
-    assert properties["test_session_error"] == [str(out / "test_recorded.py-test_session_error"
+    assert properties["test_session_error"] == [str(out / _folder("test_session_error")
                                                     / "1-accept")]
 
 
@@ -413,7 +426,7 @@ def test_keep_option_keeps_passing_bundles_and_a_rerun_replaces_them(recorded_su
     args = ("--consentry-output", "out", "--consentry-keep", "--junitxml", "j.xml",
             "-p", "no:cacheprovider", "-k", "passes")
     recorded_suite.runpytest_inprocess(*args).assert_outcomes(passed=1)
-    kept = recorded_suite.path / "out" / "test_recorded.py-test_passes" / "1-reject"
+    kept = recorded_suite.path / "out" / _folder("test_passes") / "1-reject"
     assert (kept / "manifest.json").is_file()
     assert _junit_properties(recorded_suite.path / "j.xml")["test_passes"] == [str(kept)]
     (kept.parent / "stale-marker").write_text("from the previous session")
