@@ -46,6 +46,11 @@ class ConsentryRun:
         return sorted(str(d) for d in self.analysis.context.bundle.manifest.get("degraded") or [])
 
     @property
+    def warnings(self) -> list[str]:
+        """The bundle's warnings, e.g. traffic not fully searched (decoder caps)."""
+        return [str(w) for w in self.analysis.run_info().get("warnings") or []]
+
+    @property
     def findings(self) -> list[Finding]:
         return self.analysis.findings
 

@@ -117,7 +117,9 @@ class Consentry:
         if run.status != "complete":
             reason = run.analysis.context.bundle.manifest.get("incomplete_reason")
             raise RunIncomplete(run_dir, f"status {run.status}: {reason or 'no reason given'}")
-        if run.degraded and not allow_degraded:
-            raise RunIncomplete(run_dir, f"degraded: {'; '.join(run.degraded)} (pass "
+        # Warnings (e.g. a body not fully searched) lose evidence as surely as degradation.
+        lost = [*run.degraded, *run.warnings]
+        if lost and not allow_degraded:
+            raise RunIncomplete(run_dir, f"degraded: {'; '.join(lost)} (pass "
                                          "allow_degraded=True to accept that)")
         return run

@@ -75,6 +75,9 @@ def _status_lines(result: AnalysisResult) -> list[str]:
                      "运行未完成，证据不完整。")
     if run["degraded"]:
         lines.append(f"> **⚠ Degraded capture:** {', '.join(code(d) for d in run['degraded'])}")
+    if run["warnings"]:
+        lines.append(f"> **⚠ Not all evidence was searched:** {len(run['warnings'])} "
+                     "warning(s), listed below.")
     for error in result.rule_errors:
         lines.append(f"> **⚠ Rule {code(error.rule)} failed:** {code(error.error)}")
     if not lines:

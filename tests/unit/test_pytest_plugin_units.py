@@ -235,6 +235,17 @@ def test_run_raises_on_a_degraded_bundle_unless_allowed(monkeypatch, runs, tmp_p
     assert "complete (degraded: agent dropped 7 events)" in run.summary()
 
 
+def test_run_raises_on_a_bundle_with_warnings_unless_allowed(monkeypatch, runs, tmp_path):
+    # A complete run whose traffic was not fully searched (a decoder cap) lost evidence too.
+    note = "not fully searched: flow 0 (https://example.org/u): body: gzip output capped"
+    monkeypatch.setattr(ConsentryRun, "warnings", property(lambda run: [note]))
+    monkeypatch.setattr("harness.pytest_support.runner.Session", _fake_session(runs / "accept"))
+    runner = Consentry(_RecordedApp(), tmp_path / "out")
+    with pytest.raises(RunIncomplete, match="gzip output capped"):
+        runner.run(steps.launch())
+    assert runner.run(steps.launch(), allow_degraded=True).warnings == [note]
+
+
 def test_runs_get_numbered_directories_and_never_reuse_one(monkeypatch, runs, tmp_path):
     monkeypatch.setattr("harness.pytest_support.runner.Session", _fake_session(runs / "accept"))
     runner = Consentry(_RecordedApp(), tmp_path / "out")

@@ -104,3 +104,12 @@ def test_code_span_fences_and_text_escapes() -> None:
     assert code("line\nbreak\x00") == "`line break`"
     assert code(None) == "—"
     assert text("*bold* [l](u) <b>") == "\\*bold\\* \\[l\\]\\(u\\) \\<b\\>"
+
+
+def test_warnings_reach_the_banner(runs: Path, tmp_path: Path) -> None:
+    warned = tmp_path / "warned"
+    shutil.copytree(runs / "accept", warned)
+    with (warned / "events.jsonl").open("a") as events:
+        events.write('{"seq": 999, "t": 1.0, "type": "hook.ca')  # cut mid-line
+    banner = render_markdown(analyze(warned)).split("\n\n")[1]
+    assert "Not all evidence was searched" in banner and "Run complete" not in banner
