@@ -96,6 +96,14 @@ class AppProcessGate:
         except InstrumentationError as exc:  # it may have died already
             log.warning("could not release spawned pid %s (%s): %s", spawn.pid,
                         spawn.identifier, exc)
+        finally:
+            self._forget(spawn.pid)
+
+    def _forget(self, pid: int) -> None:
+        # Once resumed it is no longer held: the kernel may give its pid to a later process,
+        # which must be handled, not ignored (and left held until gating stops).
+        with self._lock:
+            self._seen.discard(pid)
 
     def _handle(self, spawn: SpawnInfo) -> None:
         try:
@@ -107,6 +115,8 @@ class AppProcessGate:
                 self._gate.resume(spawn.pid)
             except InstrumentationError as exc:
                 self._on_error(spawn, f"could not resume it: {exc}")
+            finally:
+                self._forget(spawn.pid)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop gating and resume everything still held; safe to call twice or after a

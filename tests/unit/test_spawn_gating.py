@@ -134,6 +134,22 @@ def test_app_processes_get_the_agent_while_held_others_are_released_at_once() ->
     assert fake.log.index("unlisten") < fake.log.index("disable")
 
 
+def test_a_pid_given_again_after_its_process_was_resumed_is_handled_again() -> None:
+    fake = FakeGate()
+    calls = Calls(fake)
+    gate = _gate(fake, calls)
+    gate.start()
+    fake.birth(301, f"{PKG}:push")
+    assert fake.resumed.wait(5)
+    deadline = time.monotonic() + 5
+    while 301 in gate._seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    fake.birth(301, f"{PKG}:remote")  # the kernel reused the pid for a later process
+    gate.stop()
+    assert [pid for pid, _ in calls.instrumented] == [301, 301]
+    assert not fake.held
+
+
 def test_spawns_held_before_we_listened_are_handled_at_start() -> None:
     fake = FakeGate([SpawnInfo(7, f"{PKG}:remote"), SpawnInfo(8, "logd")])
     calls = Calls(fake)
