@@ -14,6 +14,17 @@ def child_path(path: str, key: str) -> str:
     return f"{path}.{key}" if _IDENT.fullmatch(key) else f"{path}[{json.dumps(key)}]"
 
 
+def _with_paths(found: list[tuple[tuple[str | int, ...], str]]) -> list[tuple[str, str]]:
+    """Each (steps, text) as (JSON path, text): paths are built only for the leaves kept."""
+    result = []
+    for steps, text in found:
+        path = "$"
+        for step in steps:
+            path = f"{path}[{step}]" if isinstance(step, int) else child_path(path, step)
+        result.append((path, text))
+    return result
+
+
 def leaves_holding(document: Any, only: frozenset[str]) -> list[tuple[str, str]]:
     """(JSON path, text) of every key, string or number of ``document`` that contains one of
     ``only``. A plain recursive walk: several times cheaper than the generator walk."""
@@ -42,13 +53,7 @@ def leaves_holding(document: Any, only: frozenset[str]) -> list[tuple[str, str]]
             check(repr(node))
 
     visit(document)
-    result = []
-    for steps, text in found:
-        path = "$"
-        for step in steps:
-            path = f"{path}[{step}]" if isinstance(step, int) else child_path(path, step)
-        result.append((path, text))
-    return result
+    return _with_paths(found)
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -148,13 +153,7 @@ def leaves_at(text: str, only: frozenset[str]) -> list[tuple[str, str]] | None:
             return None
     except (ValueError, RecursionError, IndexError):
         return None
-    result = []
-    for steps, leaf in found:
-        path = "$"
-        for step in steps:
-            path = f"{path}[{step}]" if isinstance(step, int) else child_path(path, step)
-        result.append((path, leaf))
-    return result
+    return _with_paths(found)
 
 
 def _occurrences(text: str, needle: str) -> list[int]:
