@@ -12,7 +12,6 @@ URLClassLoader is hooked when it loads.
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from harness.instrument import frida_adapter, stubgen
 from harness.instrument.catalogue import CatalogueEntry, load_catalogue
 from harness.instrument.protocol import decode
 from harness.targets.base import FridaDeviceRef
+from tests.integration.line_process import LineProcess
 
 pytestmark = pytest.mark.integration
 
@@ -46,49 +46,15 @@ LATE = CatalogueEntry(id="test.late.PluginSdk.collectId",
                       data_type="plugin_id", params=())
 
 
-class Driver:
+class Driver(LineProcess):
     """The gated driver JVM: send a phase command, wait for its DONE line."""
 
     def __init__(self, classes: Path, tmp: Path, late: Path) -> None:
-        self.proc = subprocess.Popen(
-            ["java", "-Djdk.net.usePlainSocketImpl=true", "-cp", str(classes), stubgen.DRIVER,
-             str(tmp), str(late)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for("READY", 60)
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for(self, prefix: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self.lines:
-                    if line.startswith(prefix):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"driver never printed {prefix!r}; output:\n"
-                                         + "\n".join(self.lines[-40:]))
-                self._cond.wait(min(left, 0.5))
+        super().__init__(["java", "-Djdk.net.usePlainSocketImpl=true", "-cp", str(classes),
+                          stubgen.DRIVER, str(tmp), str(late)], "driver")
 
     def phase(self, name: str, timeout: float = 300) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(name + "\n")
-        self.proc.stdin.flush()
-        return self.wait_for(f"DONE {name} ", timeout)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
+        return self.command(name, timeout)
 
 
 @dataclasses.dataclass

@@ -11,7 +11,6 @@ Tracker when the loader first hands out a class, without running its static init
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from harness.instrument import frida_adapter, stubgen
 from harness.instrument.catalogue import CatalogueEntry, load_catalogue
 from harness.instrument.protocol import decode
 from harness.targets.base import FridaDeviceRef
+from tests.integration.line_process import LineProcess
 
 pytestmark = pytest.mark.integration
 
@@ -159,48 +159,15 @@ public final class Tracker {
 }
 
 
-class Host:
+class Host(LineProcess):
     """The JVM host app: send a command, wait for its DONE line."""
 
     def __init__(self, classes: Path, plugin: Path) -> None:
-        self.proc = subprocess.Popen(["java", "-cp", str(classes), "com.example.host.Main",
-                                      str(plugin)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for("READY", 60)
+        super().__init__(["java", "-cp", str(classes), "com.example.host.Main", str(plugin)],
+                         "host")
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for(self, prefix: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self.lines:
-                    if line.startswith(prefix):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"host never printed {prefix!r}; output:\n"
-                                         + "\n".join(self.lines[-40:]))
-                self._cond.wait(min(left, 0.5))
-
-    def command(self, name: str) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(name + "\n")
-        self.proc.stdin.flush()
-        return self.wait_for(f"DONE {name} ", 120)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
+    def command(self, name: str, timeout: float = 120) -> str:
+        return super().command(name, timeout)
 
 
 def _write(root: Path, sources: dict[str, str]) -> Path:
