@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.engine import analyze
-from harness.analysis.model import Finding, RunContext
 from harness.errors import ScenarioError
 from harness.pytest_plugin import resolve_settings
 from harness.pytest_support import ConsentryRun, RunIncomplete, steps
@@ -19,6 +18,7 @@ from harness.pytest_support.runner import Consentry, slug, to_scenario, unique_s
 from harness.scenario.loader import load_scenario
 from harness.session import SessionResult
 from harness.targets.base import AppSpec
+from tests.unit.crashing_rule import CrashingRule
 
 pytest_plugins = ["pytester"]
 
@@ -151,19 +151,10 @@ def test_assert_finding_returns_matches_or_lists_what_there_is(reject_run):
     assert message.endswith(f"bundle: {reject_run.dir}")
 
 
-class _CrashingRule:
-    id = "send-before-consent"
-    title = title_zh = "crashes"
-    refs: tuple[str, ...] = ()
-
-    def evaluate(self, ctx: RunContext) -> list[Finding]:
-        raise RuntimeError("boom")
-
-
 def test_a_crashed_rule_is_not_silence(run_copy):
     run_dir = run_copy("accept")
     run = ConsentryRun(dir=run_dir, scenario=load_scenario("accept"), app="recorded",
-                       analysis=analyze(run_dir, rules=[_CrashingRule()]))
+                       analysis=analyze(run_dir, rules=[CrashingRule("send-before-consent", RuntimeError("boom"))]))
     assert run.findings == []
     with pytest.raises(AssertionError, match="rule send-before-consent crashed, so its verdict "
                                              "is unknown: RuntimeError: boom"):

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.engine import analyze, write_outputs
-from harness.analysis.model import Finding, RunContext
+from harness.analysis.model import Finding
 from harness.analysis.rules import default_rules
+from tests.unit.crashing_rule import CrashingRule
 
 Row = tuple[str, str, tuple[str, ...], int, tuple[int, ...], tuple[str, ...], float]
 
@@ -125,18 +126,8 @@ def test_reanalysis_is_byte_identical(run_copy: Callable[[str], Path]) -> None:
     assert len(doc["findings"]) == 5
 
 
-class _Broken:
-    id = "always-crashes"
-    title = "Broken"
-    title_zh = "坏"
-    refs: tuple[str, ...] = ()
-
-    def evaluate(self, ctx: RunContext) -> list[Finding]:
-        raise ZeroDivisionError("boom in " + self.id)
-
-
 def test_a_crashing_rule_is_contained_and_the_others_still_run(runs: Path) -> None:
-    rules = [_Broken(), *default_rules()]
+    rules = [CrashingRule(error=ZeroDivisionError("boom in always-crashes")), *default_rules()]
     result = analyze(runs / "accept", rules=rules)
     assert [(e.rule, e.error) for e in result.rule_errors] == [
         ("always-crashes", "ZeroDivisionError: boom in always-crashes")]

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.analysis.engine import analyze, write_outputs
-from harness.analysis.model import Finding, RunContext
 from harness.analysis.rules import default_rules
 from harness.report.junit import INTEGRITY_CLASS, junit_xml, xml_text
+from tests.unit.crashing_rule import CrashingRule
 
 
 def _parse(xml: str) -> ET.Element:
@@ -96,18 +96,8 @@ def test_degraded_run_is_an_error(runs: Path, tmp_path: Path) -> None:
     assert cases["send-after-refusal"].find("skipped") is not None
 
 
-class _Broken:
-    id = "always-crashes"
-    title = "Broken"
-    title_zh = "坏"
-    refs: tuple[str, ...] = ()
-
-    def evaluate(self, ctx: RunContext) -> list[Finding]:
-        raise ZeroDivisionError("boom")
-
-
 def test_a_crashed_rule_is_an_error_testcase(runs: Path) -> None:
-    root = _parse(junit_xml(analyze(runs / "accept", rules=[_Broken(), *default_rules()])))
+    root = _parse(junit_xml(analyze(runs / "accept", rules=[CrashingRule(), *default_rules()])))
     cases = _cases(root)
     error = cases["always-crashes"].find("error")
     assert error is not None

@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 from harness.analysis.engine import analyze
-from harness.analysis.model import Finding, RunContext
 from harness.analysis.rules import default_rules
 from harness.report.markdown import code, render_markdown, text
+from tests.unit.crashing_rule import CrashingRule
 
 
 def _table_rows(md: str) -> list[str]:
@@ -55,18 +55,8 @@ def test_incomplete_run_says_so_first(runs: Path) -> None:
     assert "events.jsonl:7: last line is incomplete" in md
 
 
-class _Broken:
-    id = "always-crashes"
-    title = "Broken"
-    title_zh = "坏"
-    refs: tuple[str, ...] = ()
-
-    def evaluate(self, ctx: RunContext) -> list[Finding]:
-        raise ZeroDivisionError("boom")
-
-
 def test_crashed_rule_is_a_warning_line(runs: Path) -> None:
-    md = render_markdown(analyze(runs / "never", rules=[_Broken(), *default_rules()]))
+    md = render_markdown(analyze(runs / "never", rules=[CrashingRule(), *default_rules()]))
     assert "> **⚠ Rule `always-crashes` failed:** `ZeroDivisionError: boom`" in md
     assert "✅" not in md
 
