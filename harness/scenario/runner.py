@@ -20,7 +20,7 @@ from harness.errors import ElementNotFound, UiError
 from harness.recorder import Recorder
 from harness.scenario.explore import Explorer
 from harness.scenario.model import DEFAULT_PERMISSION_POLICY, Scenario, Selector, Step
-from harness.scenario.watch import AppWatch
+from harness.scenario.watch import AppWatch, Look
 from harness.ui.base import UiDriver
 from harness.ui.consent import detect
 from harness.ui.hierarchy import Hierarchy, Node
@@ -228,7 +228,7 @@ class ScenarioRunner:
                 if look.xml is None or look.hierarchy is None:
                     return  # the app left: the refusal's outcome is on the timeline
                 if not look.answered:
-                    found = self._detected(look.xml, look.hierarchy, "reject")
+                    found = self._detected(look, "reject")
                 if found is None:
                     self.sleep(self.poll)
             if found is None or found[0] == previous:
@@ -237,9 +237,12 @@ class ScenarioRunner:
             self._answer_consent(index, "reject", xml, control, detection)
             previous = xml
 
-    def _detected(self, xml: str, hierarchy: Hierarchy, action: str
+    def _detected(self, look: Look, action: str
                   ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
-        detection = detect(hierarchy)
+        assert look.xml is not None and look.hierarchy is not None
+        xml = look.xml
+        # The watch already ran the detector on this screen unless a permission dialog was on it.
+        detection = look.detection or detect(look.hierarchy)
         chosen = detection.accept if action == "accept" else detection.reject
         if detection.dialog == "consent" and chosen is not None:
             control = {**chosen.to_json(), "center": list(chosen.center)}
@@ -263,7 +266,7 @@ class ScenarioRunner:
                     return look.xml, control, {"by": "selector",
                                                "selector": step.selector.describe()}
             else:
-                found = self._detected(look.xml, look.hierarchy, action)
+                found = self._detected(look, action)
                 if found is not None:
                     return found
             if time.monotonic() >= deadline:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from harness.errors import UiError
 from harness.recorder import Recorder
 from harness.ui.base import UiDriver
-from harness.ui.consent import PermissionPrompt, detect, is_permission_dialog
+from harness.ui.consent import Detection, PermissionPrompt, detect, is_permission_dialog
 from harness.ui.hierarchy import Hierarchy, parse_hierarchy
 from harness.ui.keywords import default_keywords
 
@@ -45,6 +45,8 @@ class Look:
     """A permission dialog was answered: the screen has changed since ``xml``."""
     prompt: PermissionPrompt | None = None
     """The permission dialog left open (policy ``ask``, or an explicit step to come)."""
+    detection: Detection | None = None
+    """What the consent detector saw on ``xml`` (None when a permission dialog was on it)."""
 
 
 class AppWatch:
@@ -137,8 +139,9 @@ class AppWatch:
         prompt = is_permission_dialog(hierarchy)
         if prompt is None:
             self._open_prompt = None
-            self._consent_dialog(hierarchy, xml, step, looked)
-            return Look(xml, hierarchy)
+            detection = detect(hierarchy)
+            self._consent_dialog(detection, xml, step, looked)
+            return Look(xml, hierarchy, detection=detection)
         shot = self._prompt_seen(prompt, xml, step)
         choice = answer or self.policy
         if choice not in ("allow", "deny"):
@@ -146,8 +149,7 @@ class AppWatch:
         self.answer(prompt, choice, step, shot, auto=answer is None)
         return Look(xml, hierarchy, answered=True)
 
-    def _consent_dialog(self, hierarchy: Hierarchy, xml: str, step: int, looked: float) -> None:
-        detection = detect(hierarchy)
+    def _consent_dialog(self, detection: Detection, xml: str, step: int, looked: float) -> None:
         if detection.dialog != "consent":
             self._dialog_open, self._last_clear = False, looked
             return
