@@ -3,21 +3,17 @@ puts the device back as it was, also after a failure half-way through prepare().
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from harness.errors import DeviceError, InstallFailed
 from harness.targets.android import AndroidTarget, describe_props
 from harness.targets.base import AppSpec, FridaDeviceRef, ProxyEndpoint, SpawnedApp
+from tests.unit.certs import make_ca
 
 _TESTS = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("fakeshell", _TESTS / "unit/device/fakeshell.py")
@@ -53,15 +49,8 @@ def rooted_emulator(*, proxy_before: str | None = None) -> Any:
 @pytest.fixture
 def proxy(tmp_path: Path) -> ProxyEndpoint:
     """An endpoint with a real CA certificate whose subject is mitmproxy's (c8750f0d.0)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mitmproxy"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mitmproxy")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
     pem = tmp_path / "mitmproxy-ca-cert.pem"
-    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(make_ca())
     return ProxyEndpoint(host="127.0.0.1", port=8080, ca_pem=pem)
 
 

@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime
 import importlib.util
 import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from harness.commands.run import capture_usage_error
 from harness.device import wireguard as wg
@@ -27,6 +22,7 @@ from harness.session import wireguard_target
 from harness.targets.android import AndroidTarget
 from harness.targets.base import AppSpec, WireGuardEndpoint, WireGuardTarget
 from harness.targets.local import LocalTarget
+from tests.unit.certs import make_ca
 
 _TESTS = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("fakeshell", _TESTS / "unit/device/fakeshell.py")
@@ -152,15 +148,8 @@ class WireGuardDevice(fakeshell.FakeShell):  # type: ignore[name-defined,misc]
 
 @pytest.fixture
 def endpoint(tmp_path: Path) -> WireGuardEndpoint:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mitmproxy"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mitmproxy")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
     pem = tmp_path / "mitmproxy-ca-cert.pem"
-    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(make_ca())
     conf = tmp_path / "wireguard-client.conf"
     conf.write_text(CLIENT_CONF)
     return WireGuardEndpoint(host="10.0.2.2", port=51820, client_config=CLIENT_CONF,
