@@ -109,15 +109,19 @@ class ConsentryRun:
 
     def assert_finding(self, rule: str, *, sdk: str | None = None,
                        data_type: str | None = None) -> list[Finding]:
-        """Fail unless a finding matches; return the matches."""
+        """Fail unless a finding matches; return the matches. The failure message leads with
+        the crash of ``rule`` when it crashed (then its missing finding proves nothing)."""
         __tracebackhide__ = True
         matches = self.findings_for(rule, sdk=sdk, data_type=data_type)
         if matches:
             return matches
         wanted = " ".join(p for p in (rule, f"sdk={sdk}" if sdk else "",
                                       f"data_type={data_type}" if data_type else "") if p)
-        lines = [f"expected a finding {wanted}; the run has {len(self.findings)}"
-                 + (":" if self.findings else "")]
+        # A crash of the very rule asked about is the likely cause: say so first.
+        lines = [f"rule {e.rule} crashed, so it could not report the finding: {e.error}"
+                 for e in self.rule_errors if e.rule == rule]
+        lines.append(f"expected a finding {wanted}; the run has {len(self.findings)}"
+                     + (":" if self.findings else ""))
         lines += self.finding_lines(self.findings)
         lines.append(f"bundle: {self.dir}")
         raise AssertionError("\n".join(lines))

@@ -162,6 +162,21 @@ def test_a_crashed_rule_is_not_silence(run_copy):
     assert "rule send-before-consent crashed: RuntimeError: boom" in run.summary()
 
 
+def test_assert_finding_names_the_crash_of_the_rule_it_asks_about(run_copy):
+    run_dir = run_copy("accept")
+    rules = [CrashingRule("send-before-consent", RuntimeError("boom")),
+             CrashingRule("collect-before-consent", ValueError("other"))]
+    run = ConsentryRun(dir=run_dir, scenario=load_scenario("accept"), app="recorded",
+                       analysis=analyze(run_dir, rules=rules))
+    with pytest.raises(AssertionError) as failure:
+        run.assert_finding("send-before-consent", sdk="Umeng")
+    lines = str(failure.value).splitlines()
+    assert lines[0] == ("rule send-before-consent crashed, so it could not report the finding: "
+                        "RuntimeError: boom")
+    assert lines[1].startswith("expected a finding send-before-consent sdk=Umeng")
+    assert "collect-before-consent crashed" not in str(failure.value)  # not the rule asked about
+
+
 def test_summary_names_scenario_app_status_consent_findings_and_bundle(reject_run):
     lines = reject_run.summary().splitlines()
     assert lines[0] == ("scenario 'reject', recorded bundle: complete, consent rejected, "
