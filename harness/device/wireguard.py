@@ -119,8 +119,22 @@ def remove_staging() -> str:
     return f"rm -rf {q(STAGING)}"
 
 
+PRESENT, ABSENT = "present", "absent"
+
+
 def exists(path: str) -> str:
-    return f"test -e {q(path)}"
+    """Prints ``present`` or ``absent``: an exit code alone cannot tell "no such file" from a
+    shell that failed (``su`` refused, SELinux, adb hiccup), and reading a failure as
+    "absent" would make the restore at close delete the user's file."""
+    return f"if test -e {q(path)}; then echo {PRESENT}; else echo {ABSENT}; fi"
+
+
+def parse_exists(output: str) -> bool | None:
+    """True/False from :func:`exists` output; None when the marker is missing (the shell
+    failed before ``test`` ran)."""
+    words = output.split()
+    last = words[-1] if words else ""
+    return {PRESENT: True, ABSENT: False}.get(last)
 
 
 def broadcast(action: str, tunnel: str = TUNNEL) -> str:

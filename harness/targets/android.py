@@ -308,8 +308,16 @@ class AndroidTarget:
             f"{wireguard.PACKAGE}); open the WireGuard app to see why{said}")
 
     def _get_app_file(self, path: str, root: RootMode) -> bytes | None:
-        """The bytes of a file in the app's private dir, or None when it does not exist."""
-        if not self.device.shell(commands.as_root(wireguard.exists(path), root)).ok:
+        """The bytes of a file in the app's private dir, or None when it does not exist.
+        A check that cannot answer raises: None would make the restore at close delete it."""
+        answer = root_shell(self.device, root, wireguard.exists(path),
+                            what=f"Checking whether {path} exists")
+        present = wireguard.parse_exists(answer)
+        if present is None:
+            raise DeviceError(f"cannot tell whether {path} exists on {self.serial}: the check "
+                              f"printed {answer.strip()[:200] or '(nothing)'}; nothing was "
+                              "changed")
+        if not present:
             return None
         staged = wireguard.staging_path("pull-" + Path(path).name)
         root_shell(self.device, root, wireguard.make_staging(), what="Creating a staging dir")

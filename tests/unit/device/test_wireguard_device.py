@@ -198,3 +198,13 @@ def test_manual_steps_name_the_file_and_the_import() -> None:
     steps = wg.manual_steps("/runs/x/wireguard-client.conf")
     assert "adb push /runs/x/wireguard-client.conf /sdcard/Download/consentry.conf" in steps
     assert "Import from file or archive" in steps and "com.wireguard.android" in steps
+
+
+def test_existence_check_prints_a_marker_and_a_missing_marker_is_no_answer() -> None:
+    command = wg.exists("/data/data/com.wireguard.android/files/x y")
+    assert command == ("if test -e '/data/data/com.wireguard.android/files/x y'; "
+                       "then echo present; else echo absent; fi")
+    assert wg.parse_exists("present\n") is True
+    assert wg.parse_exists("absent\n") is False
+    assert wg.parse_exists("") is None
+    assert wg.parse_exists("su: permission denied\n") is None

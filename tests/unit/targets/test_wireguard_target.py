@@ -9,6 +9,7 @@ import argparse
 import base64
 import importlib.util
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ class WireGuardDevice(fakeshell.FakeShell):  # type: ignore[name-defined,misc]
         self.tunnel = False
         self.refuse_tunnel = refuse_tunnel
         self.root_mode = root
+        self.exists_check: Callable[[str], ShellResult] | None = None
         self.on("^getprop$", (DATA / "getprop_multiline.txt").read_text())
         self.on(r"^id -u$", "0\n" if root == "adbd" else "2000\n")
         self.on(r"^su 0 sh -c 'id -u'$", "0\n" if root == "su" else "su: not found",
@@ -95,8 +97,11 @@ class WireGuardDevice(fakeshell.FakeShell):  # type: ignore[name-defined,misc]
         if argv[:3] == ["am", "force-stop", wg.PACKAGE]:
             self.tunnel = False  # the VpnService dies with the process
             return ShellResult(command, 0, "")
-        if argv[:2] == ["test", "-e"] and argv[2].startswith(APP_DIR):
-            return ShellResult(command, 0 if argv[2] in self.app_files else 1, "")
+        if argv[:3] == ["if", "test", "-e"] and argv[3].startswith(APP_DIR):
+            if self.exists_check is not None:  # the check itself fails
+                return self.exists_check(command)
+            present = argv[3].rstrip(";") in self.app_files
+            return ShellResult(command, 0, wg.PRESENT if present else wg.ABSENT)
         if argv[:2] == ["cp", wg.datastore_path()] or (argv[:1] == ["cp"] and
                                                         argv[2].startswith(APP_DIR)):
             source, dest = argv[1], argv[2]
@@ -335,6 +340,25 @@ def test_cli_exits_2_for_wireguard_on_the_local_target(capsys: pytest.CaptureFix
     assert exit_info.value.code == 2
     assert "--capture wireguard is not available for --target local" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing started
+
+
+@pytest.mark.parametrize(("exit_code", "output"), [
+    (1, "sh: can't create: Permission denied"),   # the shell failed: exit code says so
+    (0, "Killed"),                                 # exit 0 but no marker: no answer either
+], ids=["failed-shell", "no-marker"])
+def test_a_failed_existence_check_is_an_error_not_absent(endpoint: WireGuardEndpoint,
+                                                         exit_code: int, output: str) -> None:
+    # Read as "absent", the restore at close would delete the user's WireGuard settings.
+    fake = WireGuardDevice()
+    fake.exists_check = lambda command: ShellResult(command, exit_code, output)
+    before = fake.state()
+    t = target(fake)
+    with pytest.raises(DeviceError, match=f"{wg.datastore_path()}"):
+        t.prepare_wireguard(AppSpec(package=PKG), endpoint)
+    assert not any(c.startswith(("cp ", "appops set", "am broadcast")) for c in fake.log)
+    t.close()
+    assert fake.state() == before
+    assert fake.app_files[wg.datastore_path()] == EXISTING_PREFS  # the user's settings kept
 
 
 def test_damaged_preferences_are_reported_and_left_alone(endpoint: WireGuardEndpoint) -> None:
