@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "demo",
     "analyze",
     "diff",
+    "farm",
     "traffic",
     "ui",
     "catalogue",

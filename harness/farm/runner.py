@@ -1,0 +1,143 @@
+"""Run one farm job: the same Session as ``consentry run``, then a verdict for the store.
+
+The verdict (:class:`Outcome`) separates what the farm must tell apart:
+
+- ``complete``   the run is sound; its findings are facts about the app;
+- ``degraded``   the run finished but lost part of its evidence (a capture part, a rule);
+- ``incomplete`` the bundle was cut short (the manifest says so);
+- ``failed``     the session raised: nothing to judge, ``error`` says why.
+
+A device fault (:func:`is_device_fault`) is the only failure worth a retry elsewhere; a
+finding is never a failure.
+"""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError, DeviceError, HarnessError, InstrumentationError
+from harness.farm.spec import JobSpec
+from harness.session import Session, SessionOptions, SessionResult
+from harness.specimen import facts as specimen_facts
+from harness.targets.base import AppSpec, Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindingRow:
+    rule: str
+    sdk: str
+    summary: str
+    severity: str | None = None
+    """The rules carry no severity yet; kept for when they do (``details.severity``)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Outcome:
+    status: str
+    """complete, degraded, incomplete or failed (see the module docstring)."""
+    bundle: Path | None
+    started: float
+    finished: float
+    error: str | None = None
+    problems: tuple[str, ...] = ()
+    findings: list[FindingRow] = field(default_factory=list)
+    device_fault: bool = False
+
+
+def is_device_fault(exc: BaseException) -> bool:
+    """A fault of the device (adb gone, frida-server dead), not of the app or the harness:
+    another device may well run the same job."""
+    return isinstance(exc, DeviceError | InstrumentationError)
+
+
+def run_dir_for(runs: Path, spec: JobSpec, job_id: str) -> Path:
+    # one folder per attempt: a redelivered job never writes over the evidence of the first
+    safe = spec.scenario.replace("/", "_").replace(".yaml", "")
+    return runs / spec.night / f"{spec.package}-{safe}-{spec.target}-{job_id}"
+
+
+def _options(spec: JobSpec, out: Path, resolve: list[str]) -> SessionOptions:
+    from harness.commands.common import categories
+
+    settle = spec.options.get("settle", 2.0)
+    return SessionOptions(out=out, categories=categories(spec.options.get("categories")),
+                          settle=float(settle), clear=bool(spec.options.get("clear", True)),
+                          resolve=resolve, ssl_insecure=bool(resolve))
+
+
+@contextmanager
+def _target(spec: JobSpec, serial: str, out: Path) -> Iterator[tuple[Target, AppSpec,
+                                                                     list[str]]]:
+    """Target, app and proxy host overrides; the bundled specimen gets its local tracker."""
+    if spec.target == "android":
+        from harness.targets.android import AndroidTarget
+
+        if spec.apk is not None and not Path(spec.apk).is_file():
+            raise ConfigError(f"apk {spec.apk}: no such file on this worker")
+        yield (AndroidTarget(serial), AppSpec(package=spec.package,
+                                              apk=Path(spec.apk) if spec.apk else None), [])
+        return
+    from harness.targets.local import LocalTarget, specimen_app
+
+    command = spec.options.get("command")
+    if command:
+        yield LocalTarget(log_dir=out), AppSpec(package=spec.package,
+                                                command=shlex.split(command)), []
+        return
+    if spec.package != specimen_facts.PACKAGE:
+        raise ConfigError(f"{spec.package}: the local target needs options.command "
+                          f"(only {specimen_facts.PACKAGE}, the bundled specimen, runs without)")
+    from harness.specimen.tracker import TrackerServer
+
+    # as `consentry demo`: the specimen's trackers are served locally through the proxy
+    with TrackerServer() as tracker, tempfile.TemporaryDirectory(prefix="consentry-") as tmp:
+        host, port = tracker.address
+        app = specimen_app(Path(tmp) / "data", variant=spec.options.get("variant", "default"))
+        yield (LocalTarget(log_dir=out), app,
+               [f"{name}:443={host}:{port}" for name in tracker.hosts])
+
+
+def verdict(result: SessionResult) -> tuple[str, tuple[str, ...], list[FindingRow]]:
+    from harness.analysis.diff import facts_of
+
+    if result.analysis is None:
+        return result.status, (), []
+    problems = facts_of(result.analysis).problems
+    rows = [FindingRow(rule=f.rule, sdk=f.sdk,
+                       summary=f"{f.title} ({', '.join(f.data_types) or '-'}, x{f.count})",
+                       severity=_severity(f.details))
+            for f in result.analysis.findings]
+    if result.analysis.status != "complete":
+        return "incomplete", problems, rows
+    return ("degraded" if problems else "complete"), problems, rows
+
+
+def _severity(details: dict[str, Any]) -> str | None:
+    value = details.get("severity")
+    return str(value) if value is not None else None
+
+
+def run_job(spec: JobSpec, serial: str, out: Path) -> Outcome:
+    """Run ``spec`` on device ``serial`` into ``out``; never raises for a session failure."""
+    from harness.scenario.loader import load_scenario
+
+    started = time.time()
+    try:
+        scenario = load_scenario(spec.scenario)
+        with _target(spec, serial, out) as (target, app, resolve):
+            result = Session(target, app, scenario, _options(spec, out, resolve)).run()
+    except HarnessError as exc:
+        return Outcome(status="failed", bundle=out if out.exists() else None, started=started,
+                       finished=time.time(), error=f"{type(exc).__name__}: {exc}",
+                       device_fault=is_device_fault(exc))
+    status, problems, rows = verdict(result)
+    return Outcome(status=status, bundle=result.run_dir, started=started, finished=time.time(),
+                   error=result.reason or ("; ".join(problems) or None), problems=problems,
+                   findings=rows)

@@ -1,0 +1,145 @@
+"""A farm job, and the ``apps.yaml`` list that becomes one job per entry.
+
+``apps.yaml`` is a list of entries::
+
+    - package: com.example.app
+      apk: builds/app.apk         # optional: installed first
+      scenario: reject            # built-in name or a YAML path (default: accept)
+      target: android             # android (default) or local
+      options: {settle: 3}        # optional, see OPTION_TYPES
+
+A spec is judged across nights by its :attr:`JobSpec.identity` (package, scenario, target),
+not by the APK path: a new build of the same app every night is exactly what is compared.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.yamlfile import LineDict, line_of, load_yaml
+
+TARGETS = ("android", "local")
+OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
+    "settle": (int, float),      # seconds after the last step
+    "categories": str,           # catalogue categories, comma-separated
+    "clear": bool,               # pm clear before the run (default true)
+    "command": str,              # local target: the command line to start
+    "variant": str,              # local target, bundled specimen only: its variant
+}
+ENTRY_KEYS = ("package", "apk", "scenario", "target", "options")
+_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
+_NIGHT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+Identity = tuple[str, str, str]
+"""(package, scenario, target): what makes two nights' runs comparable."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSpec:
+    """One session to run on some device of the farm."""
+
+    package: str
+    """Android package name (the specimen's is ``org.consentry.specimen``)."""
+    night: str
+    """Label of the night this job belongs to (e.g. ``2026-11-29``)."""
+    apk: str | None = None
+    """APK to install first, as the worker sees the path (a shared volume); None: installed."""
+    scenario: str = "accept"
+    """Built-in scenario name or a YAML path."""
+    target: str = "android"
+    options: dict[str, Any] = field(default_factory=dict)
+    """Session options, see :data:`OPTION_TYPES`."""
+
+    def __post_init__(self) -> None:
+        problem = validate(self)
+        if problem is not None:
+            raise ConfigError(problem)
+
+    @property
+    def identity(self) -> Identity:
+        return (self.package, self.scenario, self.target)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> JobSpec:
+        unknown = set(obj) - {"package", "night", "apk", "scenario", "target", "options"}
+        if unknown:
+            raise ConfigError(f"job spec: unknown fields {sorted(unknown)}")
+        return cls(**obj)
+
+
+def validate(spec: JobSpec) -> str | None:
+    """What is wrong with ``spec`` (a sentence saying how to fix it), or None."""
+    if not isinstance(spec.package, str) or not _PACKAGE.match(spec.package):
+        return (f"package {spec.package!r}: not an Android package name "
+                "(dot-separated, e.g. com.example.app)")
+    if not isinstance(spec.night, str) or not _NIGHT.match(spec.night):
+        return (f"night {spec.night!r}: use letters, digits, '.', '_' or '-' "
+                "(e.g. 2026-11-29), at most 64 characters")
+    if spec.apk is not None and (not isinstance(spec.apk, str) or not spec.apk.endswith(".apk")):
+        return f"apk {spec.apk!r}: expected a path to an .apk file"
+    if not isinstance(spec.scenario, str) or not spec.scenario.strip():
+        return "scenario: expected a built-in scenario name or a YAML path"
+    if spec.target not in TARGETS:
+        return f"target {spec.target!r}: expected one of {', '.join(TARGETS)}"
+    if not isinstance(spec.options, dict):
+        return "options: expected a mapping"
+    for key, value in spec.options.items():
+        expected = OPTION_TYPES.get(key)
+        if expected is None:
+            return f"options: unknown option {key!r}; known: {', '.join(OPTION_TYPES)}"
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+            return f"options.{key}: {value!r} has the wrong type"
+    if spec.target == "local" and spec.apk is not None:
+        return "apk: the local target installs nothing; drop apk or use target android"
+    if spec.target == "android" and ("command" in spec.options or "variant" in spec.options):
+        return "options.command and options.variant only apply to the local target"
+    return None
+
+
+def load_apps(path: Path, night: str) -> list[JobSpec]:
+    """The jobs of ``apps.yaml`` for ``night``; errors name the file and the entry's line."""
+    data = load_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: empty; expected a list of apps (package, apk, scenario)")
+    if not isinstance(data, list):
+        raise ConfigError(f"{path}:{line_of(data) or 1}: expected a list of apps, one entry "
+                          "per app (- package: com.example.app)")
+    specs: list[JobSpec] = []
+    seen: dict[Identity, int] = {}
+    for index, entry in enumerate(data):
+        line = data.item_lines[index] if hasattr(data, "item_lines") else None
+        where = f"{path}:{line}" if line else str(path)
+        if not isinstance(entry, LineDict):
+            raise ConfigError(f"{where}: expected a mapping with at least 'package'")
+        unknown = [k for k in entry if k not in ENTRY_KEYS]
+        if unknown:
+            raise ConfigError(f"{path}:{entry.key_lines[unknown[0]]}: unknown key "
+                              f"{unknown[0]!r}; known: {', '.join(ENTRY_KEYS)}")
+        if "package" not in entry:
+            raise ConfigError(f"{where}: missing 'package'")
+        fields = {k: entry[k] for k in ENTRY_KEYS if k in entry and entry[k] is not None}
+        if isinstance(fields.get("options"), dict):
+            fields["options"] = dict(fields["options"])
+        if "apk" in fields and isinstance(fields["apk"], str):
+            # relative APK paths are relative to apps.yaml, as a reader would expect
+            fields["apk"] = str((path.parent / fields["apk"]).resolve())
+        try:
+            spec = JobSpec(night=night, **fields)
+        except ConfigError as exc:
+            key = str(exc).split(" ", 1)[0].split(".", 1)[0].rstrip(":")
+            raise ConfigError(f"{path}:{line_of(entry, key) or line}: {exc}") from None
+        if spec.identity in seen:
+            raise ConfigError(f"{where}: same package, scenario and target as line "
+                              f"{seen[spec.identity]}; nights could not tell the runs apart")
+        seen[spec.identity] = line or 0
+        specs.append(spec)
+    if not specs:
+        raise ConfigError(f"{path}: the list of apps is empty")
+    return specs
