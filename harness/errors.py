@@ -9,6 +9,8 @@
      |    +-- DeviceNotFound
      |    +-- AmbiguousDevice
      |    +-- InstallFailed
+     |    +-- DeviceLost        the device went away mid-run (unplugged, emulator died, adb
+     |                          server restarted): the run ends incomplete, evidence kept
      +-- InstrumentationError   Frida: attach, agent load or agent crash
      +-- CaptureError           the proxy failed; evidence may be missing, so the run fails
      +-- UiError                the UI driver failed
@@ -63,6 +65,22 @@ class AmbiguousDevice(DeviceError):
 
 class InstallFailed(DeviceError):
     pass
+
+
+class DeviceLost(DeviceError):
+    """The device stopped answering mid-run. ``cause`` is what showed it (adb's or Frida's
+    words); ``result`` is the session's partial result (evidence recorded up to the loss,
+    analysed) once the session has closed the bundle; ``not_restored`` lists the changes to
+    the device that could not be undone (``step``, ``by_hand``, ``why``)."""
+
+    def __init__(self, message: str, *, serial: str | None = None, cause: str | None = None,
+                 not_restored: list[dict[str, str]] | None = None,
+                 result: object | None = None) -> None:
+        self.serial = serial
+        self.cause = cause
+        self.not_restored = list(not_restored or [])
+        self.result = result
+        super().__init__(message)
 
 
 class InstrumentationError(HarnessError):

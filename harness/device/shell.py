@@ -60,6 +60,11 @@ class DeviceShell(Protocol):
 
     def forward_remove(self, local: str) -> None: ...
 
+    def lost_reason(self) -> str | None:
+        """Why the device cannot be reached (gone from adb, offline, adb server down), or
+        None while it answers. Quick and bounded: it is asked after failures and at close."""
+        ...
+
 
 def check_output(device: DeviceShell, command: str, *, what: str, timeout: float = 60.0) -> str:
     """Run ``command`` and return its output, or raise DeviceError naming ``what`` failed."""

@@ -12,7 +12,7 @@ import shlex
 from pathlib import Path
 
 from harness.device.shell import ShellResult
-from harness.errors import DeviceError
+from harness.errors import DeviceError, DeviceLost
 
 
 class FakeShell:
@@ -26,6 +26,9 @@ class FakeShell:
         self.files: dict[str, bytes] = {}
         self._rules: list[tuple[re.Pattern[str], int, str]] = []
         self._fail_ops: dict[str, Exception] = {}
+        self.gone: str | None = None
+        """Why the device is gone (see :meth:`unplug`); every operation then raises."""
+        self.probes = 0
 
     def on(self, pattern: str, output: str = "", exit_code: int = 0) -> FakeShell:
         """Reply to commands matching regex ``pattern`` (searched); later rules win."""
@@ -36,7 +39,25 @@ class FakeShell:
         """Make a non-shell operation (install, reverse, push, ...) raise ``exc``."""
         self._fail_ops[op] = exc
 
+    def unplug(self, reason: str = "adb: device 'emulator-5554' not found") -> None:
+        """The device goes away: from now on every operation raises DeviceLost, as
+        ``AdbutilsDevice`` does once its check finds the device gone."""
+        self.gone = reason
+
+    def replug(self) -> None:
+        self.gone = None
+
+    def lost_reason(self) -> str | None:
+        self.probes += 1
+        return self.gone
+
+    def _check_there(self, what: str) -> None:
+        if self.gone is not None:
+            raise DeviceLost(f"device {self.serial} is gone ({self.gone}) ({what})",
+                             serial=self.serial, cause=self.gone)
+
     def shell(self, command: str, *, timeout: float = 60.0) -> ShellResult:
+        self._check_there(f"`{command}`")
         self.log.append(command)
         for pattern, code, output in self._rules:
             if pattern.search(command):
@@ -57,6 +78,7 @@ class FakeShell:
         return None
 
     def _op(self, entry: str, op: str) -> None:
+        self._check_there(entry)
         self.log.append(entry)
         if op in self._fail_ops:
             raise self._fail_ops[op]

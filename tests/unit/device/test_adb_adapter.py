@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from harness.device.adb import AdbutilsDevice, attached_serials
-from harness.errors import AmbiguousDevice, DeviceError, DeviceNotFound, InstallFailed
+from harness.errors import (
+    AmbiguousDevice,
+    DeviceError,
+    DeviceLost,
+    DeviceNotFound,
+    InstallFailed,
+)
 
 EXIT_SUFFIX = "; echo X4EXIT:$?"  # what adbutils appends to read the exit status
 
@@ -32,6 +38,8 @@ class AdbProtocolServer(socketserver.ThreadingTCPServer):
         self.shell: dict[str, tuple[str, int]] = {}
         self.reverses: set[str] = set()
         self.requests: list[str] = []
+        self.unplug_on: str | None = None
+        """A shell command during which the device goes away (the stream just ends)."""
 
 
 class Handler(socketserver.BaseRequestHandler):
@@ -72,6 +80,10 @@ class Handler(socketserver.BaseRequestHandler):
                 continue
             if req.startswith("shell:"):
                 command = req[len("shell:"):].removesuffix(EXIT_SUFFIX)
+                if command == srv.unplug_on:
+                    srv.devices.clear()
+                    self.request.sendall(b"OKAY" + b"partial outp")
+                    return
                 output, code = srv.shell.get(command, (f"/system/bin/sh: {command}: not found\n",
                                                        127))
                 self.request.sendall(b"OKAY" + f"{output}X4EXIT:{code}\n".encode())
@@ -155,12 +167,37 @@ def test_reverse_and_its_errors(adb_server: AdbProtocolServer) -> None:
         device.reverse_remove("tcp:9999")
 
 
-def test_device_gone_mid_run(adb_server: AdbProtocolServer) -> None:
+def test_device_gone_mid_run_is_device_lost(adb_server: AdbProtocolServer) -> None:
     adb_server.devices = {"emulator-5554": "device"}
     device = AdbutilsDevice("emulator-5554")
+    assert device.lost_reason() is None
     adb_server.devices = {}
-    with pytest.raises(DeviceError, match="`true` failed on emulator-5554.*adb devices"):
+    with pytest.raises(DeviceLost, match="`true` failed on emulator-5554") as lost:
         device.shell("true")
+    assert lost.value.serial == "emulator-5554"
+    assert lost.value.cause == "adb: device 'emulator-5554' not found"
+    assert "unplugged, the emulator stopped, or the adb server restarted" in str(lost.value)
+    with pytest.raises(DeviceLost):
+        device.reverse_remove("tcp:8080")
+
+
+def test_device_unplugged_during_a_command_is_device_lost(adb_server: AdbProtocolServer) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    adb_server.unplug_on = "dumpsys connectivity"
+    device = AdbutilsDevice("emulator-5554")
+    with pytest.raises(DeviceLost, match="dumpsys connectivity"):
+        device.shell("dumpsys connectivity")
+
+
+def test_an_offline_device_is_lost_a_failing_command_on_a_live_one_is_not(
+        adb_server: AdbProtocolServer) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    device = AdbutilsDevice("emulator-5554")
+    with pytest.raises(DeviceError) as failed:
+        device.reverse_remove("tcp:9999")  # adb says no, the device is fine
+    assert not isinstance(failed.value, DeviceLost)
+    adb_server.devices["emulator-5554"] = "offline"
+    assert device.lost_reason() == "adb reports it 'offline'"
 
 
 def test_install_of_a_missing_apk_is_install_failed(adb_server: AdbProtocolServer,
