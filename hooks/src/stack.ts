@@ -23,6 +23,11 @@ export interface StackAndThread {
     thread: string;
 }
 
+/** The calling thread's Java stack (frames as `frameText` gives them) and name. */
+export interface StackReader {
+    read(): StackAndThread;
+}
+
 /**
  * HotSpot prefixes a frame with its class loader and module ("java.base/", "app//",
  * "jdk.httpserver@17.0.15/"); ART does not. Strip the prefix so frames read alike,
@@ -142,7 +147,7 @@ export class Jni {
  * resolves classes and method IDs); call `read` from a thread attached to the VM (any hooked
  * Java method runs on one).
  */
-export class JavaStackReader {
+export class JavaStackReader implements StackReader {
     private threadClass: NativePointer;
     private arraysClass: NativePointer;
     private currentThread: NativePointer;

@@ -109,3 +109,161 @@ def test_reader_frames_are_left_out_and_the_caller_comes_next(
 def test_depth_limits_the_recorded_frames(results: dict[str, Any]) -> None:
     assert results["shallow"] == results["hotspot"][:2]
     assert results["empty"] == []
+
+
+# --- Both stack readers on the same real stacks (HotSpot) ---------------------------------
+
+SHAPES = {
+    "Sink.java": """package com.example.shapes;
+public final class Sink { public static String touch(String how) { return how; } }
+""",
+    "Shapes.java": """package com.example.shapes;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Method;
+import java.util.function.Function;
+public final class Shapes {
+    static class Inner { Inner() { Sink.touch("constructor"); } }
+    static class Init { static { Sink.touch("static-init"); } static void load() { } }
+    interface Greeter { default void greet() { Sink.touch("default-method"); } }
+    static void deep(int n) { if (n > 0) deep(n - 1); else Sink.touch("deep"); }
+    static synchronized void locked() { Sink.touch("synchronized"); }
+    public static void main(String[] args) throws Throwable {
+        System.out.println("READY");
+        System.out.flush();
+        if (System.in.read() < 0) return;
+        Sink.touch("direct");
+        new Inner();
+        Init.load();
+        Runnable lambda = () -> Sink.touch("lambda");
+        lambda.run();
+        new Runnable() { public void run() { Sink.touch("anonymous"); } }.run();
+        new Greeter() { }.greet();
+        Function<String, String> ref = Sink::touch;
+        ref.apply("method-ref");
+        Method method = Sink.class.getMethod("touch", String.class);
+        for (int i = 0; i < 20; i++) method.invoke(null, "reflection");  // then inflated
+        MethodHandle handle = MethodHandles.lookup().findStatic(Sink.class, "touch",
+            MethodType.methodType(String.class, String.class));
+        String ignored = (String) handle.invokeExact("method-handle");
+        NoLines.call("no-lines");
+        NoDebug.call("no-debug");
+        locked();
+        deep(80);
+        Thread worker = new Thread(() -> Sink.touch("thread"), "worker-7");
+        worker.start();
+        worker.join();
+        System.out.println("DONE");
+        System.out.flush();
+        Thread.sleep(60_000);
+    }
+}
+""",
+    # javac -g:source: a source file name but no line table -> "(NoLines.java)"
+    "NoLines.java": """package com.example.shapes;
+public final class NoLines { public static void call(String how) { Sink.touch(how); } }
+""",
+    # javac -g:none: neither -> "(Unknown Source)"
+    "NoDebug.java": """package com.example.shapes;
+public final class NoDebug { public static void call(String how) { Sink.touch(how); } }
+""",
+}
+DEBUG_FLAGS = {"NoLines.java": "-g:source", "NoDebug.java": "-g:none"}
+HOWS = ["direct", "constructor", "static-init", "lambda", "anonymous", "default-method",
+        "method-ref", *["reflection"] * 20, "method-handle", "no-lines", "no-debug",
+        "synchronized", "deep", "thread"]
+READERS_DEPTH = 24  # below deep(80): the depth limit is part of what is compared
+
+READERS_SCRIPT = """
+import Java from "frida-java-bridge";
+import { JvmtiStackReader } from "./src/jvmti.js";
+import { JavaStackReader } from "./src/stack.js";
+Java.perform(() => {
+    const jni = new JavaStackReader(%(depth)d);
+    const jvmti = new JvmtiStackReader(%(depth)d);
+    const method = Java.use("com.example.shapes.Sink").touch;
+    method.implementation = function (this: any, how: string) {
+        const ret = method.call(this, how);
+        const a = jni.read();
+        const b = jvmti.read();
+        const again = jvmti.read();  // the same stack again: from the stack cache
+        send({ how, jni: a, jvmti: b, again_same: again.stack === b.stack,
+               again_equal: JSON.stringify(again) === JSON.stringify(b) });
+        return ret;
+    };
+    send({ ready: true });
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def both_readers(tmp_path_factory: pytest.TempPathFactory, jdk: str) -> list[dict[str, Any]]:
+    work = tmp_path_factory.mktemp("readers")
+    source = work / "src" / "com" / "example" / "shapes"
+    source.mkdir(parents=True)
+    classes = work / "classes"
+    for name, text in SHAPES.items():
+        (source / name).write_text(text, encoding="utf-8")
+    for name in sorted(SHAPES, key=lambda n: n == "Shapes.java"):  # its callees first
+        subprocess.run([jdk, "--release", "17", "-nowarn", DEBUG_FLAGS.get(name, "-g"),
+                        "-cp", str(classes), "-d", str(classes), str(source / name)],
+                       check=True, capture_output=True, text=True)
+    project = work / "agent"
+    shutil.copytree(hooks_dir() / "src", project / "src")
+    os.symlink(hooks_dir() / "node_modules", project / "node_modules")
+    for name in ("package.json", "tsconfig.json"):
+        shutil.copy(hooks_dir() / name, project / name)
+    (project / "probe.ts").write_text(READERS_SCRIPT % {"depth": READERS_DEPTH})
+    bundle = frida_adapter.compile_agent(project / "probe.ts", project)
+    java = subprocess.Popen(["java", "-cp", str(classes), "com.example.shapes.Shapes"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert java.stdin is not None and java.stdout is not None
+    assert java.stdout.readline().strip() == "READY"
+    messages: queue.Queue[dict[str, Any]] = queue.Queue()
+    session = frida_adapter.AgentSession(FridaDeviceRef(kind="local"), java.pid)
+    calls: list[dict[str, Any]] = []
+    try:
+        session.load(bundle, lambda message, data: messages.put(message))
+        assert messages.get(timeout=60)["payload"] == {"ready": True}
+        java.stdin.write("go\n")
+        java.stdin.flush()
+        assert java.stdout.readline().strip() == "DONE"
+        while len(calls) < len(HOWS):  # messages of other threads may still be on their way
+            message = messages.get(timeout=30)
+            assert message["type"] == "send", message
+            calls.append(message["payload"])
+    finally:
+        session.detach()
+        java.kill()
+        java.wait()
+    return calls
+
+
+def test_jvmti_reader_gives_the_jni_readers_frames_and_thread(
+        both_readers: list[dict[str, Any]]) -> None:
+    assert [call["how"] for call in both_readers] == HOWS
+    for call in both_readers:
+        assert call["jvmti"] == call["jni"], call["how"]
+        assert call["again_same"] and call["again_equal"], call["how"]
+
+
+def test_the_compared_stacks_cover_every_frame_form(both_readers: list[dict[str, Any]]) -> None:
+    """The comparison above is only worth what the stacks hold: check they hold each form."""
+    by_how = {call["how"]: call["jni"] for call in both_readers}
+    top = "com.example.shapes.Sink.touch(Native Method)"  # the hook makes the method native
+    assert all(stack["stack"][0] == top for stack in by_how.values())
+    assert by_how["constructor"]["stack"][1].startswith("com.example.shapes.Shapes$Inner.<init>(Shapes.java:")
+    assert by_how["static-init"]["stack"][1].startswith("com.example.shapes.Shapes$Init.<clinit>(")
+    assert by_how["lambda"]["stack"][1].startswith("com.example.shapes.Shapes.lambda$main$0(")
+    assert by_how["anonymous"]["stack"][1].startswith("com.example.shapes.Shapes$1.run(")
+    assert by_how["no-lines"]["stack"][1] == "com.example.shapes.NoLines.call(NoLines.java)"
+    assert by_how["no-debug"]["stack"][1] == "com.example.shapes.NoDebug.call(Unknown Source)"
+    reflective = [call["jni"]["stack"] for call in both_readers if call["how"] == "reflection"]
+    # Native frames below the top (NativeMethodAccessorImpl.invoke0), then after inflation a
+    # generated accessor class without a source file.
+    assert "(Native Method)" in reflective[0][1]
+    assert reflective[-1][1].endswith(".invoke(Unknown Source)")
+    assert len(by_how["deep"]["stack"]) == READERS_DEPTH
+    assert by_how["thread"]["thread"] == "worker-7"
+    assert by_how["direct"]["thread"] == "main"
