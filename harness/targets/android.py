@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import shlex
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 from harness.device import cacert, commands, frida_server, groundtruth, parsers, wireguard
 from harness.device.shell import DeviceShell, RootMode, check_output, detect_root, root_shell
-from harness.errors import ConfigError, DeviceError
+from harness.errors import ConfigError, DeviceError, DeviceLost
 from harness.files import sha256_file
 from harness.targets.base import (
     AppSpec,
@@ -33,6 +35,10 @@ from harness.ui.base import UiDriver
 log = logging.getLogger(__name__)
 
 _UNSET: Any = object()
+
+#: Seconds one undo step at close may take before the device is taken for hung (adbutils
+#: waits up to 600 s on a dead connection; a run must not).
+UNDO_TIMEOUT = 30.0
 
 
 class AndroidTarget:
@@ -58,7 +64,10 @@ class AndroidTarget:
         self._host_frida_version = host_frida_version
         self._props: dict[str, str] | None = None
         self._root: RootMode | None = _UNSET
-        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self._undo: list[tuple[str, Callable[[], None], str]] = []
+        self._leftovers: list[dict[str, str]] = []
+        self.lost: str | None = None
+        """Why the device went away mid-run (set by :meth:`mark_lost`), or None."""
         self._ui: UiDriver | None = None
         self._wireguard_endpoint = wireguard_endpoint
         self._tunnel_timeout = tunnel_timeout
@@ -147,11 +156,13 @@ class AndroidTarget:
                          what="Reading the global proxy setting"))
         spec = commands.reverse_spec(proxy.port)
         self.device.reverse(spec, spec)
-        self._on_close(f"remove adb reverse {spec}", lambda: self.device.reverse_remove(spec))
+        self._on_close(f"remove adb reverse {spec}", lambda: self.device.reverse_remove(spec),
+                       f"adb -s {self.serial} reverse --remove {spec}")
         restore = commands.restore_global_http_proxy(previous)
         # Registered before the change: if `put` half-worked, close still restores.
         self._on_close(f"restore http_proxy ({previous or 'none'})",
-                       lambda: self._must(restore, "Restoring the global proxy setting"))
+                       lambda: self._must(restore, "Restoring the global proxy setting"),
+                       self._by_hand(restore))
         self._must(commands.set_global_http_proxy(proxy.host, proxy.port),
                    "Setting the global proxy")
 
@@ -172,7 +183,8 @@ class AndroidTarget:
         for command in reversed(done.undo):  # the stack pops them in done.undo's order
             line = commands.as_root(command, root) if root else command
             self._on_close(f"undo CA: {command}",
-                           functools.partial(self._must, line, "Removing the proxy CA"))
+                           functools.partial(self._must, line, "Removing the proxy CA"),
+                           self._by_hand(line))
         return {"trusted": True, "file": done.name, "preinstalled": done.already_trusted}
 
     # --- WireGuard capture ----------------------------------------------------------------
@@ -244,22 +256,29 @@ class AndroidTarget:
                               "app once, or clear its data, and run again") from exc
         # Registered before each change, so a half-done change is still undone at close.
         self._on_close("restore the WireGuard app's preferences",
-                       functools.partial(self._restore_app_file, store, original, place, root))
+                       functools.partial(self._restore_app_file, store, original, place, root),
+                       self._by_hand(commands.as_root(wireguard.remove(store), root))
+                       if original is None else "in the WireGuard app's settings switch "
+                       "\"Allow remote control apps\" back off (consentry switched it on)")
         root_shell(self.device, root, wireguard.make_private_dirs(
             [wireguard.files_dir(), wireguard.datastore_dir()], owner, context),
             what="Creating the WireGuard app's files dir")
         place(preferences, store)
         conf = wireguard.config_path()
+        remove_conf = commands.as_root(wireguard.remove(conf), root)
         self._on_close(f"remove {conf}", functools.partial(
-            self._must, commands.as_root(wireguard.remove(conf), root),
-            "Removing the consentry WireGuard tunnel"))
+            self._must, remove_conf, "Removing the consentry WireGuard tunnel"),
+            self._by_hand(remove_conf))
         place(endpoint.client_config.encode("utf-8"), conf)
         # Newest first at close: tunnel down, app stopped (forgets the tunnel), then files.
         self._on_close("stop the WireGuard app", functools.partial(
-            self._must, commands.force_stop(wireguard.PACKAGE), "Stopping the WireGuard app"))
+            self._must, commands.force_stop(wireguard.PACKAGE), "Stopping the WireGuard app"),
+            self._by_hand(commands.force_stop(wireguard.PACKAGE)))
         self._pregrant_vpn()
         self._on_close("bring the WireGuard tunnel down",
-                       functools.partial(self._broadcast, wireguard.ACTION_DOWN, root))
+                       functools.partial(self._broadcast, wireguard.ACTION_DOWN, root),
+                       self._by_hand(commands.as_root(wireguard.broadcast(wireguard.ACTION_DOWN),
+                                                      root)))
         self._broadcast(wireguard.ACTION_UP, root)
         network = self._wait_for_tunnel()
         return {"managed": True, "tunnel": wireguard.TUNNEL, "interface": network.interface,
@@ -270,7 +289,8 @@ class AndroidTarget:
             self.device, wireguard.appops_get(), what="Reading WireGuard's VPN consent"))
         restore = wireguard.appops_set(previous or "default")
         self._on_close(f"restore WireGuard's VPN consent ({previous or 'default'})",
-                       functools.partial(self._must, restore, "Restoring WireGuard's VPN consent"))
+                       functools.partial(self._must, restore, "Restoring WireGuard's VPN consent"),
+                       self._by_hand(restore))
         self._must(wireguard.appops_set("allow"), "Pre-granting WireGuard's VPN consent")
         # Started by a broadcast, the app is in the background, where Android 8+ refuses to
         # start its VpnService; the temporary allow-list expires by itself.
@@ -375,7 +395,8 @@ class AndroidTarget:
             if host in ("127.0.0.1", "localhost"):
                 self.device.forward(f"tcp:{port}", f"tcp:{port}")
                 self._on_close(f"remove adb forward tcp:{port}",
-                               lambda: self.device.forward_remove(f"tcp:{port}"))
+                               lambda: self.device.forward_remove(f"tcp:{port}"),
+                               f"adb -s {self.serial} forward --remove tcp:{port}")
         before = frida_server.running_pids(self.device)
         status = frida_server.ensure_running(
             self.device, root=self.root, host_version=version,
@@ -384,7 +405,8 @@ class AndroidTarget:
             for pid in status.pids:
                 kill = commands.as_root(commands.kill(pid), self.root or "su")
                 self._on_close(f"stop frida-server {pid}",
-                               functools.partial(self._must, kill, "Stopping frida-server"))
+                               functools.partial(self._must, kill, "Stopping frida-server"),
+                               self._by_hand(kill))
         return {"version": status.version, "pids": status.pids, "started": not before}
 
     def spawn(self, app: AppSpec) -> SpawnedApp:
@@ -399,7 +421,11 @@ class AndroidTarget:
         frida_adapter.resume(self.frida_device(), spawned.pid)
 
     def stop_app(self, app: AppSpec) -> None:
-        self._must(commands.force_stop(app.package), f"Stopping {app.package}")
+        stop = commands.force_stop(app.package)
+        if self.lost is not None:  # no command to a device that is gone: note it instead
+            self._left(f"stop {app.package}", self._by_hand(stop), f"device lost ({self.lost})")
+            return
+        self._must(stop, f"Stopping {app.package}")
 
     def is_running(self, spawned: SpawnedApp) -> bool:
         pids = parsers.parse_pidof(self.device.shell(commands.pidof(spawned.process)).output)
@@ -411,7 +437,7 @@ class AndroidTarget:
         if self._ui is None:
             from harness.ui.u2 import Uiautomator2Driver
 
-            self._ui = Uiautomator2Driver(self.serial)
+            self._ui = Uiautomator2Driver(self.serial, lost_reason=self.device.lost_reason)
         return self._ui
 
     def ground_truth(self) -> dict[str, list[str]]:
@@ -422,25 +448,98 @@ class AndroidTarget:
     def _must(self, command: str, what: str) -> None:
         check_output(self.device, command, what=what)
 
-    def _on_close(self, label: str, undo: Callable[[], None]) -> None:
-        self._undo.append((label, undo))
+    def _on_close(self, label: str, undo: Callable[[], None], by_hand: str) -> None:
+        """Push an undo step; ``by_hand`` is how the user undoes it when close cannot."""
+        self._undo.append((label, undo, by_hand))
+
+    def _by_hand(self, command: str) -> str:
+        return f"adb -s {self.serial} shell {shlex.quote(command)}"
+
+    def _left(self, step: str, by_hand: str, why: str) -> None:
+        self._leftovers.append({"step": step, "by_hand": by_hand, "why": why})
+
+    # --- a device that goes away ------------------------------------------------------------
+
+    def device_lost(self) -> str | None:
+        """Why the device cannot be reached now, or None (a bounded adb check)."""
+        return self.device.lost_reason()
+
+    def mark_lost(self, reason: str) -> None:
+        """The device went away: stop sending it commands; close only checks whether it came
+        back, and lists what it could not undo (:meth:`leftovers`)."""
+        self.lost = reason
+
+    def leftovers(self) -> list[dict[str, str]]:
+        """Changes made to the device that close could not undo: ``step``, ``by_hand`` (the
+        command that undoes it), ``why``."""
+        return list(self._leftovers)
 
     def close(self) -> None:
-        """Run every undo step, newest first; report all that failed together."""
+        """Run every undo step, newest first; report all that failed together.
+
+        A device lost before close is checked once: if it is back (an adb server restart)
+        everything is undone as usual, else nothing is tried and every step is listed in
+        :meth:`leftovers`. A device lost during close stops it the same way (DeviceLost)."""
+        # After a loss the session already fails with DeviceLost: only list what is left.
+        quiet = self.lost is not None
+        lost = self.lost
+        if lost is not None and self.device.lost_reason() is None:
+            log.warning("device %s answers again: undoing the run's changes", self.serial)
+            lost = None
         failures: list[str] = []
         while self._undo:
-            label, undo = self._undo.pop()
+            label, undo, by_hand = self._undo.pop()
+            if lost is not None:
+                self._left(label, by_hand, f"device lost ({lost})")
+                continue
             try:
-                undo()
+                _bounded(undo, UNDO_TIMEOUT, label)
+            except DeviceLost as exc:
+                lost = exc.cause or str(exc)
+                self._left(label, by_hand, f"device lost ({lost})")
             except Exception as exc:  # noqa: BLE001 - keep restoring; reported below
+                if isinstance(exc, TimeoutError):  # hung: is the device still there?
+                    lost = self.device_lost()
                 log.error("could not %s on %s: %s", label, self.serial, exc)
-                failures.append(f"{label}: {exc}")
+                failures.append(f"{label}: {exc}\n    by hand: {by_hand}")
+                self._left(label, by_hand, str(exc))
+        if lost is not None:
+            self.lost = lost
+        if quiet:
+            return
+        if lost is not None:
+            raise DeviceLost(
+                f"device {self.serial} was lost while consentry restored it ({lost}); undo "
+                "by hand when it is back:\n  " + "\n  ".join(
+                    f"{left['step']}: {left['by_hand']}" for left in self._leftovers),
+                serial=self.serial, cause=lost, not_restored=self.leftovers())
         if failures:
             raise DeviceError(
                 f"Device {self.serial} was not fully restored; fix by hand:\n  "
                 + "\n  ".join(failures)
                 + "\n(`adb shell settings put global http_proxy :0` removes a stale proxy)"
             )
+
+
+def _bounded(step: Callable[[], None], seconds: float, label: str) -> None:
+    """Run ``step``, giving up after ``seconds`` (TimeoutError): a command to a hung device
+    must not hold the run's end for adbutils' 10-minute socket timeout. The thread is left
+    behind on timeout (a daemon; its socket dies with the process)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=f"undo: {label}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {seconds:g}s")
+    if failure:
+        raise failure[0]
 
 
 def describe_props(props: dict[str, str], serial: str) -> dict[str, Any]:

@@ -9,23 +9,33 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uiautomator2
 
-from harness.device.adb import ADB_ERRORS
-from harness.errors import UiError
+from harness.device.adb import ADB_ERRORS, lost_message
+from harness.errors import DeviceLost, UiError
 from harness.ui.base import KEYS
+
+#: Why the device is gone, or None (``DeviceShell.lost_reason``).
+LostReason = Callable[[], "str | None"]
 
 
 @contextlib.contextmanager
-def map_u2_errors(serial: str, doing: str) -> Iterator[None]:
+def map_u2_errors(serial: str, doing: str,
+                  lost_reason: LostReason | None = None) -> Iterator[None]:
     try:
         yield
-    except UiError:
+    except (UiError, DeviceLost):
         raise
     except (uiautomator2.exceptions.BaseException, *ADB_ERRORS, OSError) as exc:
+        # uiautomator2 words a vanished device many ways (ConnectError, HTTPError, adb's
+        # "device not found", a reset socket): ask adb instead of parsing them.
+        gone = lost_reason() if lost_reason is not None else None
+        if gone is not None:
+            raise DeviceLost(f"{lost_message(serial, gone)}; uiautomator2 could not {doing}: "
+                             f"{type(exc).__name__}: {exc}", serial=serial, cause=gone) from exc
         raise UiError(
             f"uiautomator2 could not {doing} on {serial}: {type(exc).__name__}: {exc}. "
             "Check the screen is on and unlocked, and that `python -m uiautomator2 init` "
@@ -34,20 +44,24 @@ def map_u2_errors(serial: str, doing: str) -> Iterator[None]:
 
 
 class Uiautomator2Driver:
-    def __init__(self, serial: str) -> None:
+    def __init__(self, serial: str, *, lost_reason: LostReason | None = None) -> None:
         self.serial = serial
         self._d: Any = None
+        self._lost_reason = lost_reason
+
+    def _mapped(self, doing: str) -> contextlib.AbstractContextManager[None]:
+        return map_u2_errors(self.serial, doing, self._lost_reason)
 
     @property
     def device(self) -> Any:
         """The ``uiautomator2.Device``, connected on first use."""
         if self._d is None:
-            with map_u2_errors(self.serial, "connect"):
+            with self._mapped("connect"):
                 self._d = uiautomator2.connect(self.serial)
         return self._d
 
     def dump_hierarchy(self) -> str:
-        with map_u2_errors(self.serial, "dump the window hierarchy"):
+        with self._mapped("dump the window hierarchy"):
             xml: str = self.device.dump_hierarchy(compressed=False)
         if not xml.strip():
             raise UiError(f"uiautomator2 returned an empty hierarchy on {self.serial}: "
@@ -55,38 +69,38 @@ class Uiautomator2Driver:
         return xml
 
     def click(self, x: int, y: int) -> None:
-        with map_u2_errors(self.serial, f"tap ({x}, {y})"):
+        with self._mapped(f"tap ({x}, {y})"):
             self.device.click(x, y)
 
     def press(self, key: str) -> None:
         if key not in KEYS:
             raise UiError(f"unknown key {key!r}: use one of {', '.join(sorted(KEYS))}")
-        with map_u2_errors(self.serial, f"press {key}"):
+        with self._mapped(f"press {key}"):
             self.device.press(key)
 
     def screenshot(self) -> bytes:
-        with map_u2_errors(self.serial, "take a screenshot"):
+        with self._mapped("take a screenshot"):
             image = self.device.screenshot(format="pillow")
             buffer = io.BytesIO()
             image.save(buffer, format="PNG")
         return buffer.getvalue()
 
     def app_start(self, package: str) -> None:
-        with map_u2_errors(self.serial, f"start {package}"):
+        with self._mapped(f"start {package}"):
             self.device.app_start(package)
 
     def app_stop(self, package: str) -> None:
-        with map_u2_errors(self.serial, f"stop {package}"):
+        with self._mapped(f"stop {package}"):
             self.device.app_stop(package)
 
     def set_clipboard(self, text: str) -> None:
         # The uiautomator2 server's instrumentation may write the clipboard, which the shell
         # cannot on most builds (harness.device.canaries).
-        with map_u2_errors(self.serial, "set the clipboard"):
+        with self._mapped("set the clipboard"):
             self.device.set_clipboard(text)
 
     def get_clipboard(self) -> str | None:
-        with map_u2_errors(self.serial, "read the clipboard"):
+        with self._mapped("read the clipboard"):
             text = self.device.clipboard
         return None if text is None else str(text)
 

@@ -12,7 +12,7 @@ import pytest
 import uiautomator2
 from PIL import Image
 
-from harness.errors import UiError
+from harness.errors import DeviceLost, UiError
 from harness.ui.base import UiDriver
 from harness.ui.u2 import Uiautomator2Driver
 
@@ -123,3 +123,39 @@ def test_clipboard_round_trip_and_error_mapping() -> None:
     assert driver.get_clipboard() == "consentry-clip-1a2b3c4d"
     with pytest.raises(UiError, match="could not set the clipboard on emulator-5554"):
         driver.set_clipboard("fail")
+
+
+class UnpluggedDevice(ScriptedDevice):
+    """What uiautomator2 3.x raises once the phone is unplugged mid-scenario: its HTTP calls
+    to the on-device server ride adb forward, so they end in a ConnectError / reset."""
+
+    def dump_hierarchy(self, compressed: bool = False) -> str:
+        raise uiautomator2.exceptions.ConnectError("Connection aborted: ConnectionResetError")
+
+    def click(self, x: int, y: int) -> None:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+
+def test_a_device_that_is_gone_is_device_lost_not_a_ui_error() -> None:
+    probes: list[str] = []
+
+    def gone() -> str:
+        probes.append("get-state")
+        return "adb: device 'emulator-5554' not found"
+
+    driver = Uiautomator2Driver("emulator-5554", lost_reason=gone)
+    driver._d = UnpluggedDevice()
+    with pytest.raises(DeviceLost, match="could not dump the window hierarchy") as lost:
+        driver.dump_hierarchy()
+    assert lost.value.cause == "adb: device 'emulator-5554' not found"
+    assert not isinstance(lost.value, UiError)  # the scenario must not treat it as a UI miss
+    with pytest.raises(DeviceLost, match=r"tap \(1, 2\).*ConnectionResetError"):
+        driver.click(1, 2)
+    assert probes == ["get-state", "get-state"]
+
+
+def test_a_ui_failure_on_a_device_that_answers_stays_a_ui_error() -> None:
+    driver = Uiautomator2Driver("emulator-5554", lost_reason=lambda: None)
+    driver._d = UnpluggedDevice()
+    with pytest.raises(UiError, match="could not dump the window hierarchy"):
+        driver.dump_hierarchy()
