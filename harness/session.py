@@ -8,12 +8,14 @@ hook → resume → scenario → settle → stop app → stop proxy → HAR → 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from harness import __version__
 from harness.capture.har import write_har
@@ -26,7 +28,14 @@ from harness.device.canaries import (
     normalize_types,
 )
 from harness.device.wireguard import parse_client_config
-from harness.errors import CaptureError, ConfigError, HarnessError, InstrumentationError, UiError
+from harness.errors import (
+    CaptureError,
+    ConfigError,
+    DeviceLost,
+    HarnessError,
+    InstrumentationError,
+    UiError,
+)
 from harness.events import SCHEMA_VERSION
 from harness.files import write_atomic
 from harness.instrument import frida_adapter
@@ -34,7 +43,7 @@ from harness.instrument.agent_build import AgentBundle, build_agent
 from harness.instrument.catalogue import Catalogue, load_catalogue
 from harness.instrument.frida_adapter import ScriptRuntime
 from harness.instrument.instrumenter import Instrumenter
-from harness.recorder import Recorder, iso
+from harness.recorder import EVENTS_FILE, Recorder, iso
 from harness.scenario.model import Scenario
 from harness.scenario.runner import ScenarioRunner
 from harness.targets.base import AppSpec, SpawnedApp, Target, WireGuardEndpoint, WireGuardTarget
@@ -43,6 +52,30 @@ log = logging.getLogger(__name__)
 
 
 WIREGUARD_CONFIG_FILE = "wireguard-client.conf"
+
+#: Frida's detach reasons when the link to the device (not the app) ended.
+LINK_LOST = ("device-lost", "connection-terminated")
+#: Seconds between "is the device still there" checks while the scenario runs.
+PROBE_EVERY = 2.0
+#: Seconds detaching Frida may take after the device is gone, before the run moves on.
+DETACH_TIMEOUT = 10.0
+
+
+@runtime_checkable
+class LosableTarget(Protocol):
+    """A target whose device can go away mid-run (android; the local host cannot)."""
+
+    def device_lost(self) -> str | None:
+        """Why the device cannot be reached now, or None (a quick, bounded check)."""
+        ...
+
+    def mark_lost(self, reason: str) -> None:
+        """Send the device no more commands; close lists what it could not undo."""
+        ...
+
+    def leftovers(self) -> list[dict[str, str]]:
+        """Changes to the device not undone: ``step``, ``by_hand``, ``why``."""
+        ...
 
 
 def wireguard_target(target: Target, mode: CaptureMode) -> WireGuardTarget | None:
@@ -114,6 +147,12 @@ class Session:
         self._spawned: SpawnedApp | None = None
         self._proxy: MitmdumpProcess | None = None
         self._runner: ScenarioRunner | None = None
+        self._lost: DeviceLost | None = None
+        self._lost_during: str | None = None
+        self._phase = "starting"
+        self._next_probe = 0.0
+        self._not_restored: list[dict[str, str]] = []
+        """Session-side cleanup not done because the device was gone (canaries)."""
 
     # -- AppControl (used by the scenario runner) -----------------------------------------
 
@@ -136,13 +175,37 @@ class Session:
         self.recorder.check()
         if self._capture_error is not None:
             raise CaptureError(f"traffic capture failed: {self._capture_error}")
+        self._check_device()
         if self._instrumenter is not None and self._instrumenter.unexpected_exit is not None:
+            self._check_frida_link(self._instrumenter.unexpected_exit)
             if self._runner is not None and self._runner.consent == "reject":
                 # Quitting after a refusal is the app's answer (exit-after-refusal), an
                 # observation to judge, not a fault of the run: stop the scenario there.
                 raise AppEnded(self._instrumenter.unexpected_exit)
             raise InstrumentationError(
                 f"the app process ended unexpectedly ({self._instrumenter.unexpected_exit})")
+
+    def _check_device(self) -> None:
+        """Every PROBE_EVERY seconds: is the device still there? (adb answers at once for a
+        device that went away, so a lost device stops the run within seconds, not at the
+        next step that happens to need it.)"""
+        if not isinstance(self.target, LosableTarget) or time.monotonic() < self._next_probe:
+            return
+        self._next_probe = time.monotonic() + PROBE_EVERY
+        gone = self.target.device_lost()
+        if gone is not None:
+            raise DeviceLost(f"the device stopped answering ({gone})", cause=gone)
+
+    def _check_frida_link(self, reason: str) -> None:
+        if not reason.startswith(LINK_LOST):
+            return
+        gone = self.target.device_lost() if isinstance(self.target, LosableTarget) else None
+        if gone is not None:
+            raise DeviceLost(f"Frida lost the device ({reason}); adb: {gone}", cause=gone)
+        raise InstrumentationError(
+            f"Frida's link to the device ended ({reason}) while the device still answers: "
+            "frida-server was killed or crashed; check `adb shell pidof frida-server` and "
+            "run again")
 
     def _stop_app(self, why: str) -> None:
         # Flush, then kill, then detach: unloading hooks from a live process first is
@@ -190,11 +253,28 @@ class Session:
         self._start_manifest(bundle, catalogue)
         status: str = "incomplete"
         reason: str | None = "interrupted"
+        lost: DeviceLost | None = None
         try:
             with contextlib.ExitStack() as stack:
                 stack.callback(self.target.close)
-                self._run(stack, catalogue, bundle)
+                try:
+                    self._run(stack, catalogue, bundle)
+                except HarnessError as exc:
+                    # Before the stack unwinds: cleanup must know the device is gone.
+                    found = self._as_lost(exc)
+                    if found is None:
+                        raise
+                    self._device_lost(found)
+                    if found is not exc:
+                        raise found from exc
+                    raise
             status, reason = "complete", None
+        except DeviceLost as exc:  # mid-run, or while the device was being restored
+            if self._lost is None:
+                self._device_lost(exc, during="restoring the device")
+            lost = exc
+            reason = (f"device lost during {self._lost_during}: "
+                      f"{exc.cause or exc}")
         except HarnessError as exc:
             reason = str(exc)
             raise
@@ -210,7 +290,100 @@ class Session:
 
             result.analysis = analyze(self.options.out)
             write_outputs(self.options.out, result.analysis)
+        if lost is not None:
+            raise self._lost_report(lost, result) from lost
         return result
+
+    # -- a device that goes away ------------------------------------------------------------
+
+    def _as_lost(self, exc: HarnessError) -> DeviceLost | None:
+        """``exc`` as DeviceLost when the device is gone: whichever layer noticed first (a UI
+        call, a Frida RPC, an adb command) words it its own way, so ask the device."""
+        if isinstance(exc, DeviceLost):
+            return exc
+        if not isinstance(self.target, LosableTarget):
+            return None
+        gone = self.target.device_lost()
+        if gone is None:
+            return None
+        return DeviceLost(f"the device is gone ({gone}): {exc}", cause=gone)
+
+    def _device_lost(self, lost: DeviceLost, *, during: str | None = None) -> None:
+        self._lost = lost
+        self._lost_during = during or self._where()
+        cause = lost.cause or str(lost)
+        self.recorder.record("device.lost", {
+            "serial": lost.serial or self.recorder.manifest.get("target", {}).get("serial"),
+            "cause": cause, "during": self._lost_during, "step": self._last_step(),
+            "message": str(lost)})
+        if isinstance(self.target, LosableTarget):
+            self.target.mark_lost(cause)
+        log.error("device lost during %s: %s", self._lost_during, cause)
+
+    def _where(self) -> str:
+        step = self._last_step() if self._phase == "scenario" else None
+        if step is None:
+            return self._phase
+        total = len(self.scenario.steps)
+        return f"scenario step {step.get('index')}/{total} ({step.get('detail')})"
+
+    def _last_step(self) -> dict[str, Any] | None:
+        """The last ``ui.step`` on the timeline (read back once, at a fault)."""
+        last: dict[str, Any] | None = None
+        try:
+            with (self.options.out / EVENTS_FILE).open(encoding="utf-8") as events:
+                for line in events:
+                    if '"ui.step"' in line:
+                        with contextlib.suppress(ValueError):
+                            last = dict(json.loads(line).get("data") or {})
+        except OSError:
+            return None
+        return last
+
+    def _leftovers(self) -> list[dict[str, str]]:
+        target = self.target.leftovers() if isinstance(self.target, LosableTarget) else []
+        return [*target, *self._not_restored]
+
+    def _lost_report(self, lost: DeviceLost, result: SessionResult) -> DeviceLost:
+        """The error the caller sees: what happened, where the evidence is, what to undo."""
+        serial = lost.serial or self.recorder.manifest.get("target", {}).get("serial", "")
+        analysed = " and analysed (the report says it is incomplete)" \
+            if result.analysis is not None else ""
+        lines = [f"device {serial} was lost during {self._lost_during} "
+                 f"({lost.cause or lost}).",
+                 f"The evidence recorded until then is kept in {self.options.out}, marked "
+                 f"incomplete{analysed}."]
+        left = self._leftovers()
+        if left:
+            lines.append("The device may still be set up by consentry; once it is back, "
+                         "undo by hand:")
+            lines += [f"  - {entry['step']}: {entry['by_hand']}" for entry in left]
+        lines.append("Reconnect the device (`adb devices` must list it as `device`) and "
+                     "run again.")
+        return DeviceLost("\n".join(lines), serial=serial or None, cause=lost.cause,
+                          not_restored=left, result=result)
+
+    def _release_instrumenter(self) -> None:
+        """Detach Frida from a device that is gone, without waiting on it for long."""
+        instrumenter = self._instrumenter
+        if instrumenter is None:
+            return
+        instrumenter.expect_exit()
+        thread = threading.Thread(target=instrumenter.detach, name="detach-lost", daemon=True)
+        thread.start()
+        thread.join(DETACH_TIMEOUT)
+        if thread.is_alive():
+            self.recorder.record("agent.error", {
+                "message": f"detaching Frida did not finish within {DETACH_TIMEOUT:g}s "
+                "after the device was lost"})
+
+    def _undo_canaries(self, canaries: CanarySet) -> None:
+        if self._lost is not None:
+            self._not_restored += [
+                {"step": label, "by_hand": f"on the device: {label}",
+                 "why": "device lost"} for label in canaries.pending()]
+            return
+        canaries.undo()
 
     def _run(self, stack: contextlib.ExitStack, catalogue: Catalogue,
              bundle: AgentBundle) -> None:
@@ -218,6 +391,7 @@ class Session:
         wireguard = wireguard_target(self.target, self.options.capture)
         proxy, tunnel = self._start_proxy(stack, wireguard)
         capture = self._capture_facts(proxy, tunnel)
+        self._phase = "preparing the device"
         if wireguard is not None and tunnel is not None:
             app_facts = wireguard.prepare_wireguard(self.app, tunnel, clear=self.options.clear)
         else:
@@ -236,6 +410,7 @@ class Session:
         stack.callback(self._stop_app_quietly)
         runner = ScenarioRunner(self.target.ui(), self, self.recorder)
         self._runner = runner
+        self._phase = "scenario"
         try:
             runner.run(self.scenario)
         except (AppEnded, UiError) as ended:
@@ -303,7 +478,7 @@ class Session:
             return
         ui = self.target.ui()
         canaries = CanarySet(device, clipboard=ui if isinstance(ui, ClipboardWriter) else None)
-        stack.callback(canaries.undo)
+        stack.callback(self._undo_canaries, canaries)
         failed = []
         for canary in canaries.plant():
             self.recorder.record(CANARY_EVENT, canary.to_json())
@@ -325,6 +500,7 @@ class Session:
         return False
 
     def _settle(self) -> None:
+        self._phase = "waiting for late events"
         deadline = time.monotonic() + self.options.settle
         while time.monotonic() < deadline:
             self.check()
@@ -335,6 +511,16 @@ class Session:
 
     def _stop_app_quietly(self) -> None:
         if self._spawned is None:
+            return
+        self._phase = "stopping the app"
+        if self._lost is not None:
+            self._release_instrumenter()
+            try:
+                self.target.stop_app(self.app)  # a lost android target only notes it
+            except HarnessError as exc:
+                log.warning("stopping the app failed: %s", exc)
+            self.recorder.record("app.stop", {"reason": "device lost", "package": self.package,
+                                              "done": False})
             return
         try:
             self._stop_app("session end")
@@ -366,6 +552,15 @@ class Session:
                             "tunnel reaches mitmdump (endpoint, UDP port, firewall)")
         if self._capture_error is not None:
             status, reason = "incomplete", reason or f"capture failed: {self._capture_error}"
+        extra: dict[str, Any] = {}
+        if self._lost is not None:
+            extra["device_lost"] = {"cause": self._lost.cause or str(self._lost),
+                                    "during": self._lost_during}
+        left = self._leftovers()
+        if left:
+            # Said in the bundle too: the device may still proxy, trust our CA, run a tunnel.
+            self.recorder.record("device.not_restored", {"steps": left})
+            extra["not_restored"] = left
         self.recorder.record("session.end", {"status": status, "reason": reason}, t=now)
         self.recorder.close()
         try:
@@ -377,4 +572,4 @@ class Session:
             degraded=degraded,
             clock=instrumenter.clock.to_json() if instrumenter else None,
             coverage=instrumenter.coverage if instrumenter else {},
-            files=self.recorder.file_hashes())
+            files=self.recorder.file_hashes(), **extra)

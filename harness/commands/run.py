@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,15 @@ from harness.commands.common import (
     terminate_as_exit,
 )
 from harness.device.wireguard import EMULATOR_HOST
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DeviceLost
 from harness.scenario.loader import builtin_names, load_scenario
-from harness.session import Session, SessionOptions
+from harness.session import Session, SessionOptions, SessionResult
 from harness.targets.base import AppSpec, Target
+
+#: Exit status when the device went away mid-run: the bundle is incomplete (but analysed)
+#: and the device may still be set up for the run (proxy, CA, tunnel), so a script must not
+#: take it for an ordinary failure (1) nor start the next run on that device blindly.
+EXIT_DEVICE_LOST = 4
 
 if TYPE_CHECKING:
     from harness.targets.android import AndroidTarget
@@ -108,6 +114,12 @@ def run_session(args: argparse.Namespace) -> int:
                              clear=not args.no_clear, capture=args.capture,
                              wireguard_port=args.wireguard_port,
                              script_runtime=args.script_runtime)
-    result = Session(target, app, scenario, options).run()
+    try:
+        result = Session(target, app, scenario, options).run()
+    except DeviceLost as lost:
+        if isinstance(lost.result, SessionResult):
+            print_result(lost.result)  # what was captured before the loss, judged
+        print(f"consentry: device lost: {lost}", file=sys.stderr)
+        return EXIT_DEVICE_LOST
     print_result(result)
     return 0

@@ -242,6 +242,11 @@ class CanarySet:
                 raise DeviceError(f"restoring the clipboard failed: {exc}") from exc
         self._undo.append(("restore the clipboard", restore))
 
+    def pending(self) -> list[str]:
+        """What :meth:`undo` would still undo, newest first (said to the user when the device
+        is gone and it cannot)."""
+        return [label for label, _ in reversed(self._undo)]
+
     def undo(self) -> None:
         """Undo everything planted, newest first; all failures are reported together."""
         failures: list[str] = []
