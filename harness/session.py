@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -27,7 +30,7 @@ from harness.device.canaries import (
     ClipboardWriter,
     normalize_types,
 )
-from harness.device.wireguard import parse_client_config
+from harness.device.wireguard import parse_client_config, public_key, redact_client_config
 from harness.errors import (
     CaptureError,
     ConfigError,
@@ -442,7 +445,7 @@ class Session:
         stack.callback(self._stop_proxy)
         if endpoint_host is None:
             return proxy, None
-        return proxy, self._wireguard_endpoint(proxy, endpoint_host)
+        return proxy, self._wireguard_endpoint(proxy, endpoint_host, stack)
 
     def _capture_facts(self, proxy: MitmdumpProcess,
                        tunnel: WireGuardEndpoint | None) -> dict[str, Any]:
@@ -452,21 +455,26 @@ class Session:
                                  "mitmproxy": proxy.mitmproxy_version}
         if tunnel is not None:
             facts.update(udp_port=tunnel.port, endpoint=f"{tunnel.host}:{tunnel.port}",
-                         client_config=tunnel.config_file.name)
+                         client_config=WIREGUARD_CONFIG_FILE,
+                         client_public_key=public_key(
+                             parse_client_config(tunnel.client_config).private_key))
         return facts
 
-    def _wireguard_endpoint(self, proxy: MitmdumpProcess, host: str) -> WireGuardEndpoint:
-        """mitmproxy's client config pointed at ``host``, checked and saved in the run dir
-        (the file a user imports by hand when the target cannot)."""
+    def _wireguard_endpoint(self, proxy: MitmdumpProcess, host: str,
+                            stack: contextlib.ExitStack) -> WireGuardEndpoint:
+        """mitmproxy's client config pointed at ``host``, checked. The device's copy (with the
+        private key) is a 0600 file in a private temp dir, removed at close; the bundle gets
+        it with the key redacted and the public key noted."""
         text = proxy.wireguard_client_config(host)
         try:
-            parse_client_config(text)
+            redacted = redact_client_config(text)
         except ValueError as exc:
             raise CaptureError(f"mitmdump handed out an unusable WireGuard config: {exc}") from exc
-        path = self.options.out / WIREGUARD_CONFIG_FILE
-        write_atomic(path, text)
+        write_atomic(self.options.out / WIREGUARD_CONFIG_FILE, redacted)
         return WireGuardEndpoint(host=host, port=proxy.port, client_config=text,
-                                 config_file=path.resolve(), ca_pem=proxy.ca_cert_path)
+                                 config_file=_private_temp_file(stack, WIREGUARD_CONFIG_FILE,
+                                                                text),
+                                 ca_pem=proxy.ca_cert_path)
 
     def _record_known_values(self, stack: contextlib.ExitStack) -> None:
         """Ground truth and canaries (see harness.device.canaries): values a send can be
@@ -573,3 +581,15 @@ class Session:
             clock=instrumenter.clock.to_json() if instrumenter else None,
             coverage=instrumenter.coverage if instrumenter else {},
             files=self.recorder.file_hashes(), **extra)
+
+
+def _private_temp_file(stack: contextlib.ExitStack, name: str, text: str) -> Path:
+    """``text`` in a file only this user can read (dir 0700, file 0600), removed when
+    ``stack`` closes: for secrets the run needs on disk but the bundle must not hold."""
+    directory = Path(tempfile.mkdtemp(prefix="consentry-secret-"))  # mkdtemp: mode 0700
+    stack.callback(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / name
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path.resolve()

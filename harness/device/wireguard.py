@@ -416,6 +416,37 @@ def parse_client_config(text: str) -> ClientConfig:
                         endpoint=peer["endpoint"], allowed_ips=peer["allowedips"])
 
 
+REDACTED = "(redacted: the private key never enters the bundle)"
+
+
+def public_key(private_key: str) -> str:
+    """The WireGuard (X25519) public key of a base64 private key, base64 as ``wg pubkey``
+    prints it: it names the client in the bundle without the secret."""
+    # cryptography comes with mitmproxy (its TLS stack), so it is always installed here.
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = X25519PrivateKey.from_private_bytes(decode_key(private_key))
+    return base64.b64encode(key.public_key().public_bytes(Encoding.Raw,
+                                                          PublicFormat.Raw)).decode()
+
+
+def redact_client_config(text: str) -> str:
+    """``text`` with the ``PrivateKey`` value replaced and the matching public key noted, for
+    the evidence bundle: a bundle is shared, the key would let anyone holding it talk to
+    mitmproxy's WireGuard server as the device."""
+    private = parse_client_config(text).private_key
+    lines = []
+    for line in text.splitlines():
+        name, sep, _ = line.partition("=")
+        if sep and name.strip().lower() == "privatekey":
+            lines.append(f"{name.rstrip()} = {REDACTED}")
+            lines.append(f"# PublicKey of this client = {public_key(private)}")
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def manual_steps(config_file: str, tunnel: str = TUNNEL) -> str:
     """What to do by hand when consentry cannot set the tunnel up itself."""
     return (f"set the tunnel up by hand: {INSTALL_HINT}; "

@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import json
 import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +69,7 @@ def test_session_starts_a_wireguard_server_the_device_can_use(
     session = _session(tmp_path, target, port)
     with started(session) as (proxy, tunnel):
         assert tunnel is not None
+        device_copy = tunnel.config_file
         assert (tunnel.host, tunnel.port, proxy.port) == (expected, port, port)
         config = wg.parse_client_config(tunnel.client_config)
         assert config.endpoint == f"{expected}:{port}"
@@ -78,17 +80,29 @@ def test_session_starts_a_wireguard_server_the_device_can_use(
         server = X25519PrivateKey.from_private_bytes(base64.b64decode(keys["server_key"]))
         assert wg.decode_key(config.peer_public_key) == server.public_key().public_bytes(
             Encoding.Raw, PublicFormat.Raw)
-        # saved for a manual import, and named in the manifest
-        saved = tmp_path / "run" / WIREGUARD_CONFIG_FILE
-        assert tunnel.config_file == saved.resolve()
-        assert saved.read_text() == tunnel.client_config
+        # the device's copy, with the private key: user-only, outside the bundle
+        assert tmp_path not in device_copy.parents
+        assert device_copy.read_text() == tunnel.client_config
+        assert stat.S_IMODE(device_copy.stat().st_mode) == 0o600
+        assert stat.S_IMODE(device_copy.parent.stat().st_mode) == 0o700
+        # the bundle's copy: the private key redacted, the client named by its public key
+        saved = (tmp_path / "run" / WIREGUARD_CONFIG_FILE).read_text()
+        assert keys["client_key"] not in saved and "PrivateKey = (redacted" in saved
+        client = X25519PrivateKey.from_private_bytes(base64.b64decode(keys["client_key"]))
+        client_public = base64.b64encode(client.public_key().public_bytes(
+            Encoding.Raw, PublicFormat.Raw)).decode()
+        assert f"# PublicKey of this client = {client_public}" in saved
+        assert f"Endpoint = {expected}:{port}" in saved
         facts = session._capture_facts(proxy, tunnel)
         assert facts["mode"] == "wireguard" and facts["udp_port"] == port
         assert facts["endpoint"] == f"{expected}:{port}"
         assert facts["client_config"] == WIREGUARD_CONFIG_FILE
+        assert facts["client_public_key"] == client_public
+        assert keys["client_key"] not in json.dumps(facts)
         # mitmdump holds the UDP port on all interfaces (the device is not on loopback)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe, pytest.raises(OSError):
             probe.bind(("0.0.0.0", port))
+    assert not device_copy.exists() and not device_copy.parent.exists()  # removed at close
     # stopped with the session: the port is free again
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("0.0.0.0", port))

@@ -208,3 +208,26 @@ def test_existence_check_prints_a_marker_and_a_missing_marker_is_no_answer() -> 
     assert wg.parse_exists("absent\n") is False
     assert wg.parse_exists("") is None
     assert wg.parse_exists("su: permission denied\n") is None
+
+
+def test_public_key_is_x25519_of_the_private_key() -> None:
+    # RFC 7748 section 6.1, Alice's key pair
+    private = base64.b64encode(bytes.fromhex(
+        "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")).decode()
+    public = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    assert base64.b64decode(wg.public_key(private)) == public
+
+
+def test_redacted_config_keeps_everything_but_the_private_key() -> None:
+    private = base64.b64encode(bytes(range(32))).decode()
+    peer = base64.b64encode(bytes(range(32, 64))).decode()
+    text = (f"[Interface]\nPrivateKey = {private}\nAddress = 10.0.0.1/32\n\n"
+            f"[Peer]\nPublicKey = {peer}\nAllowedIPs = 0.0.0.0/0\nEndpoint = 10.0.2.2:51820\n")
+    redacted = wg.redact_client_config(text)
+    assert private not in redacted
+    assert redacted.splitlines() == [
+        "[Interface]", f"PrivateKey = {wg.REDACTED}",
+        f"# PublicKey of this client = {wg.public_key(private)}", "Address = 10.0.0.1/32", "",
+        "[Peer]", f"PublicKey = {peer}", "AllowedIPs = 0.0.0.0/0", "Endpoint = 10.0.2.2:51820"]
+    with pytest.raises(ValueError, match="lacks"):
+        wg.redact_client_config("[Interface]\nAddress = 10.0.0.1/32\n")
