@@ -271,6 +271,8 @@ class Session:
                     if found is not exc:
                         raise found from exc
                     raise
+            if self._lost is not None:  # noticed by a cleanup step after the scenario
+                raise self._lost
             status, reason = "complete", None
         except DeviceLost as exc:  # mid-run, or while the device was being restored
             if self._lost is None:
@@ -381,12 +383,14 @@ class Session:
                 "after the device was lost"})
 
     def _undo_canaries(self, canaries: CanarySet) -> None:
-        if self._lost is not None:
-            self._not_restored += [
-                {"step": label, "by_hand": f"on the device: {label}",
-                 "why": "device lost"} for label in canaries.pending()]
-            return
-        canaries.undo()
+        if self._lost is None:
+            try:
+                canaries.undo()
+                return
+            except DeviceLost as exc:
+                self._device_lost(exc, during="removing the canaries")
+        self._not_restored += [{"step": label, "by_hand": f"on the device: {label}",
+                                "why": "device lost"} for label in canaries.pending()]
 
     def _run(self, stack: contextlib.ExitStack, catalogue: Catalogue,
              bundle: AgentBundle) -> None:
@@ -532,6 +536,10 @@ class Session:
             return
         try:
             self._stop_app("session end")
+        except DeviceLost as exc:  # the scenario was done; what is left of cleanup adapts
+            self._device_lost(exc)
+            self.recorder.record("app.stop", {"reason": "device lost", "package": self.package,
+                                              "done": False})
         except HarnessError as exc:
             log.warning("stopping the app failed: %s", exc)
 

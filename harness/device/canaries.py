@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from harness.device import commands, parsers
 from harness.device.shell import DeviceShell
-from harness.errors import DeviceError, UiError
+from harness.errors import DeviceError, DeviceLost, UiError
 
 log = logging.getLogger(__name__)
 
@@ -251,11 +251,14 @@ class CanarySet:
         """Undo everything planted, newest first; all failures are reported together."""
         failures: list[str] = []
         while self._undo:
-            label, step = self._undo.pop()
+            label, step = self._undo[-1]
             try:
                 step()
+            except DeviceLost:
+                raise  # the device is gone: this step and the older ones stay pending()
             except DeviceError as exc:
                 failures.append(f"{label}: {exc}")
+            self._undo.pop()
         if failures:
             raise DeviceError(f"device {self.device.serial}: canaries not fully removed; "
                               "fix by hand:\n  " + "\n  ".join(failures))

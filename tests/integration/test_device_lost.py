@@ -137,3 +137,36 @@ def test_device_lost_mid_scenario_keeps_the_evidence_and_says_what_to_undo(
     assert (run_dir / "findings.json").exists()
     report = (run_dir / "report.html").read_text()
     assert "incomplete" in report and "device lost during scenario step 2/2" in report
+
+
+class UnpluggedAtTheEndTarget(VanishingDeviceTarget):
+    """The device goes away just as the session stops the app after the last step."""
+
+    def stop_app(self, app) -> None:  # type: ignore[no-untyped-def]
+        if self.gone is None and self.marked is None:
+            super().stop_app(app)  # the host process still ends
+            self.vanish()
+            raise DeviceLost(f"`am force-stop` failed ({GONE})", cause=GONE)
+
+
+def test_device_lost_while_cleaning_up_still_marks_the_run_incomplete(
+        tmp_path, jdk, agent_bundle):
+    scenario = tmp_path / "short.yaml"
+    scenario.write_text("name: short\nsteps:\n  - launch\n  - wait: 1\n")
+    run_dir = tmp_path / "run"
+    target = UnpluggedAtTheEndTarget(run_dir)
+    with TrackerServer() as tracker, tempfile.TemporaryDirectory() as tmp:
+        host, port = tracker.address
+        options = SessionOptions(out=run_dir, settle=0, ssl_insecure=True, analyze=False,
+                                 resolve=[f"{n}:443={host}:{port}" for n in tracker.hosts])
+        session = Session(target, specimen_app(Path(tmp) / "data"), load_scenario(str(scenario)),
+                          options)
+        with pytest.raises(DeviceLost, match="was lost during stopping the app") as lost:
+            session.run()
+    assert lost.value.result is not None and lost.value.result.analysis is None  # --no-analyze
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete"  # not "complete": cleanup could not finish
+    assert manifest["device_lost"]["during"] == "stopping the app"
+    assert manifest["not_restored"][0]["by_hand"] == BY_HAND
+    types = [e["type"] for e in _events(run_dir)]
+    assert types.count("device.lost") == 1 and "scenario.stopped" not in types

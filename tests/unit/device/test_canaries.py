@@ -9,7 +9,7 @@ from fakeshell import FakeShell
 
 from harness.device import canaries
 from harness.device.canaries import CanarySet, normalize_types
-from harness.errors import DeviceError, UiError
+from harness.errors import DeviceError, DeviceLost, UiError
 
 TOKEN = "1a2b3c4d"
 
@@ -180,3 +180,20 @@ def test_ui_server_failure_is_recorded_not_planted(server: ClipboardServer, mess
     clip = CanarySet(_shell(clipboard=False), TOKEN, clipboard=server).plant()[-1]
     assert (clip.kind, clip.planted) == ("clipboard", False)
     assert clip.error is not None and message in clip.error and "Unknown command" in clip.error
+
+
+def test_a_lost_device_stops_the_undo_and_leaves_the_rest_pending() -> None:
+    shell = _shell()
+    canary_set = CanarySet(shell, TOKEN)
+    canary_set.plant()
+    assert canary_set.pending() == ["clear the clipboard", "restore device_name",
+                                    "delete the canary contact"]
+    shell.unplug()
+    with pytest.raises(DeviceLost):
+        canary_set.undo()
+    # nothing was undone, so all of it is still to do by hand (said to the user)
+    assert canary_set.pending() == ["clear the clipboard", "restore device_name",
+                                    "delete the canary contact"]
+    shell.replug()
+    canary_set.undo()
+    assert canary_set.pending() == [] and shell.settings["device_name"] == "Pixel 7"
