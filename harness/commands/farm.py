@@ -108,17 +108,23 @@ def handle_submit(args: argparse.Namespace) -> int:
 
 
 def handle_worker(args: argparse.Namespace) -> int:
-    from harness.farm.celery_app import make_app, start_worker
+    from harness.farm.celery_app import make_app
     from harness.farm.store import default_url
+    from harness.farm.worker import argv_for
 
     runs = args.runs.resolve()
     runs.mkdir(parents=True, exist_ok=True)
     db = args.db or default_url(runs)
-    _store(args).close()  # a bad --db fails here, not in the first job
-    app = make_app(args.broker, db=db, runs=runs, serial=args.serial)
+    _store(args).close()  # a bad --db or --broker fails here, not in the first job
+    make_app(args.broker)
     print(f"farm worker for {args.serial}: broker {args.broker}, store {db}, runs {runs}",
           file=sys.stderr)
-    return start_worker(app, args.serial, loglevel=args.loglevel)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # a fresh process without frida loaded (see harness.farm.worker); same pid, so a
+    # supervisor's SIGTERM still reaches the worker
+    argv = argv_for(args.serial, args.broker, db, runs, args.loglevel)
+    os.execv(argv[0], argv)
 
 
 def _seconds(value: float | None) -> str:

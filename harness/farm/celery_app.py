@@ -136,6 +136,12 @@ def worker_queues(serial: str) -> list[str]:
 
 def start_worker(app: Celery, serial: str, *, loglevel: str = "INFO") -> int:
     """Run a worker for ``serial`` in this process until it is stopped; its exit code."""
+    import sys
+
+    if "frida" in sys.modules:
+        raise ConfigError("frida is already loaded in this process, and the worker's forked "
+                          "child would hang at its first call; start the worker with "
+                          "`python -m harness.farm.worker` or `consentry farm worker`")
     worker = app.Worker(hostname=node_name(serial), queues=worker_queues(serial),
                         concurrency=1, pool="prefork", prefetch_multiplier=1,
                         loglevel=loglevel, without_gossip=True, without_mingle=True)

@@ -174,11 +174,8 @@ def render(diff: NightDiff) -> str:
             lines += [f"     !! {w}" for w in d.warnings]
         else:
             label = {"missing": "!! MISSING", "lost-evidence": "!! LOST EVIDENCE",
-                     "new-app": "new app (no run last night)",
-                     "no-baseline": "no baseline"}[app.kind]
-            problem = f": {app.problem}" if app.problem else ""
-            lines.append(f"{label.split(' ', 1)[0] if label.startswith('!!') else '..'} "
-                         f"{name}: {label.removeprefix('!! ')}{problem}")
+                     "new-app": ".. NEW APP", "no-baseline": ".. NO BASELINE"}[app.kind]
+            lines.append(f"{label} {name}" + (f": {app.problem}" if app.problem else ""))
     failing = sum(a.failing for a in diff.apps)
     lines.append(f"verdict: {failing} app(s) need a look (exit 1)" if failing
                  else "verdict: no new finding, no lost or missing run (exit 0)")

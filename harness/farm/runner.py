@@ -20,13 +20,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.errors import ConfigError, DeviceError, HarnessError, InstrumentationError
+from harness.errors import ConfigError, DeviceError, HarnessError, InstallFailed
 from harness.farm.spec import JobSpec
-from harness.session import Session, SessionOptions, SessionResult
 from harness.specimen import facts as specimen_facts
-from harness.targets.base import AppSpec, Target
+
+# The session (and through it frida) is imported only when a job runs: a Celery prefork
+# worker forks its child after importing this module, and frida's threads do not survive
+# a fork (the child hangs at the first attach).
+if TYPE_CHECKING:
+    from harness.session import SessionOptions, SessionResult
+    from harness.targets.base import AppSpec, Target
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,9 +57,11 @@ class Outcome:
 
 
 def is_device_fault(exc: BaseException) -> bool:
-    """A fault of the device (adb gone, frida-server dead), not of the app or the harness:
-    another device may well run the same job."""
-    return isinstance(exc, DeviceError | InstrumentationError)
+    """A fault of the device (not found, offline, adb gone), not of the app or the harness:
+    another device may well run the same job. Not an install failure (mostly the APK's
+    fault), nor a Frida failure (an app that dies at start looks the same as a dead
+    frida-server, and retrying a crashing app on every device only hides the crash)."""
+    return isinstance(exc, DeviceError) and not isinstance(exc, InstallFailed)
 
 
 def run_dir_for(runs: Path, spec: JobSpec, job_id: str) -> Path:
@@ -65,6 +72,7 @@ def run_dir_for(runs: Path, spec: JobSpec, job_id: str) -> Path:
 
 def _options(spec: JobSpec, out: Path, resolve: list[str]) -> SessionOptions:
     from harness.commands.common import categories
+    from harness.session import SessionOptions
 
     settle = spec.options.get("settle", 2.0)
     return SessionOptions(out=out, categories=categories(spec.options.get("categories")),
@@ -76,6 +84,8 @@ def _options(spec: JobSpec, out: Path, resolve: list[str]) -> SessionOptions:
 def _target(spec: JobSpec, serial: str, out: Path) -> Iterator[tuple[Target, AppSpec,
                                                                      list[str]]]:
     """Target, app and proxy host overrides; the bundled specimen gets its local tracker."""
+    from harness.targets.base import AppSpec
+
     if spec.target == "android":
         from harness.targets.android import AndroidTarget
 
@@ -127,6 +137,7 @@ def _severity(details: dict[str, Any]) -> str | None:
 def run_job(spec: JobSpec, serial: str, out: Path) -> Outcome:
     """Run ``spec`` on device ``serial`` into ``out``; never raises for a session failure."""
     from harness.scenario.loader import load_scenario
+    from harness.session import Session
 
     started = time.time()
     try:

@@ -1,0 +1,168 @@
+"""The farm end to end: a real redis-server, a real Celery worker (``consentry farm worker``
+in a subprocess, prefork, concurrency 1) driving the specimen on the local target, the
+SQLite store, and the night-to-night diff through the CLI.
+
+Night 1: the specimen (accept) and an app whose scenario file does not exist (fails at once,
+no session). Night 2: the specimen only, so night 2 has the specimen compared with night 1
+and the other app missing. Two specimen sessions in all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.farm.store import FarmStore, default_url
+from harness.specimen import facts
+from tests.conftest import require_tool
+
+pytestmark = pytest.mark.integration
+
+RUN_TIMEOUT = 240
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway redis-server on a free port (no persistence)."""
+    exe = require_tool("redis-server", "apt-get install redis-server (the farm's broker)")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not _ping(port):
+        assert proc.poll() is None, "redis-server exited at start"
+        assert time.monotonic() < deadline, "redis-server did not answer PING"
+        time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory, broker: str, jdk: str,
+         agent_bundle: object) -> Iterator[tuple[str, Path]]:
+    """A worker for the device "local-1": (broker URL, runs folder)."""
+    runs = tmp_path_factory.mktemp("farm") / "runs"
+    log = (runs.parent / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "farm", "worker", "--serial", "local-1",
+         "--broker", broker, "--runs", str(runs)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    yield broker, runs
+    worker.send_signal(signal.SIGTERM)  # Celery's warm shutdown
+    try:
+        worker.wait(60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(10)
+    log.close()
+
+
+def _apps(path: Path, entries: str) -> Path:
+    path.write_text(entries)
+    return path
+
+
+def _wait_final(store: FarmStore, night: str, jobs: int, log: Path) -> None:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        rows = store.runs_of(night)
+        if len(rows) == jobs and all(r.status not in ("queued", "running") for r in rows):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"night {night} not done: {[r.status for r in rows]}; "
+                                 f"worker log:\n{log.read_text()[-4000:]}")
+        time.sleep(1)
+
+
+SPECIMEN = f"- package: {facts.PACKAGE}\n  target: local\n  scenario: accept\n" \
+           "  options: {settle: 1.5}\n"
+BROKEN = "- package: org.example.gone\n  target: local\n  scenario: /nonexistent/s.yaml\n" \
+         "  options: {command: 'true'}\n"
+
+
+@pytest.fixture(scope="module")
+def nights(farm: tuple[str, Path]) -> tuple[Path, FarmStore]:
+    broker, runs = farm
+    store = FarmStore(default_url(runs))
+    log = runs.parent / "worker.log"
+    for night, entries, jobs in (("n1", SPECIMEN + BROKEN, 2), ("n2", SPECIMEN, 1)):
+        apps = _apps(runs.parent / f"apps-{night}.yaml", entries)
+        assert main(["farm", "submit", "--night", night, "--apps", str(apps),
+                     "--broker", broker, "--runs", str(runs)]) == 0
+        _wait_final(store, night, jobs, log)
+    return runs, store
+
+
+def test_night_one_runs_are_in_the_store(nights, capsys) -> None:
+    runs, store = nights
+    by_package = {r.spec.package: r for r in store.runs_of("n1")}
+    specimen, gone = by_package[facts.PACKAGE], by_package["org.example.gone"]
+    assert specimen.status == "complete", specimen.error
+    assert specimen.device == "local-1" and specimen.attempts == 1
+    bundle = Path(specimen.bundle or "")
+    assert bundle.parent == runs.resolve() / "n1"
+    assert json.loads((bundle / "manifest.json").read_text())["status"] == "complete"
+    stored = store.findings_of(specimen.job_id)
+    on_disk = json.loads((bundle / "findings.json").read_text())["findings"]
+    assert specimen.findings == len(stored) == len(on_disk) > 0
+    assert {f["rule"] for f in stored} == {f["rule"] for f in on_disk}
+    assert specimen.seconds is not None and specimen.seconds > 1
+    # a scenario that cannot be loaded fails the job, with the reason, and is not retried
+    assert gone.status == "failed" and gone.attempts == 1
+    assert "ScenarioError" in (gone.error or "") and "/nonexistent/s.yaml" in (gone.error or "")
+
+    assert main(["farm", "status", "--night", "n1", "--runs", str(runs), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert sorted(d["status"] for d in doc) == ["complete", "failed"]
+
+
+def test_night_diff_compares_the_specimen_and_flags_the_missing_app(nights, capsys) -> None:
+    runs, store = nights
+    assert store.previous_night("n2") == "n1"
+    code = main(["farm", "diff", "--night", "n2", "--runs", str(runs), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    apps = {a["package"]: a for a in doc["apps"]}
+    specimen = apps[facts.PACKAGE]
+    assert specimen["kind"] == "compared", specimen
+    assert specimen["diff"]["same_app"] and specimen["diff"]["trustworthy"]
+    # same app, same scenario, same specimen: the same findings both nights
+    assert specimen["diff"]["findings"]["new"] == []
+    assert specimen["diff"]["findings"]["gone"] == []
+    assert doc["summary"]["unchanged"] + doc["summary"]["changed"] > 0
+    assert apps["org.example.gone"]["kind"] == "missing"
+    assert doc["summary"]["missing"] == ["org.example.gone"]
+    assert code == doc["exit"] == 1  # a missing app must not go green
+
+    assert main(["farm", "diff", "--night", "n2", "--runs", str(runs)]) == 1
+    text = capsys.readouterr().out
+    assert "MISSING org.example.gone" in text and "0 new" in text
+
+    # the first night has nothing to compare against: a usage error, not "new findings"
+    assert main(["farm", "diff", "--night", "n1", "--runs", str(runs)]) == 2
