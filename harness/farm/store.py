@@ -117,12 +117,15 @@ class FarmStore:
         except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
             raise ConfigError(f"--db {url}: not a usable database URL ({exc}); use "
                               "sqlite:///PATH or postgresql://USER@HOST/DB") from None
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             _meta.create_all(self._engine)
-        except sa.exc.OperationalError as exc:
-            raise ConfigError(f"--db {url}: cannot open the database ({exc.orig})") from None
+        except OSError as exc:
+            raise ConfigError(f"--db {url}: cannot create its folder ({exc})") from None
+        except sa.exc.SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise ConfigError(f"--db {url}: cannot open the database ({reason})") from None
 
     def close(self) -> None:
         self._engine.dispose()
