@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,8 @@ def run_session(task: Task[Any, Any], spec_json: dict[str, Any]) -> str:
     outcome = run_job(spec, serial, out)
     retry = outcome.device_fault and task.request.retries < DEVICE_RETRIES
     if retry:
-        outcome.error = f"{outcome.error} (device fault on {serial}: retried on another device)"
+        outcome = replace(outcome, error=f"{outcome.error} (device fault on {serial}: "
+                          "retried on another device)")
     store.record_outcome(job_id, outcome)
     log.info("farm: job %s: %s%s", job_id, outcome.status,
              f" ({outcome.error})" if outcome.error else "")

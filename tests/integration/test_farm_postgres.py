@@ -77,7 +77,7 @@ def store(pg_url: str) -> Iterator[FarmStore]:
     s = FarmStore(pg_url)
     yield s
     # a clean slate per test: the cluster lives for the module
-    from sqlalchemy import text  # noqa: TID251 (tests may use the store's library)
+    from sqlalchemy import text
 
     with s._engine.begin() as conn:
         conn.execute(text("DROP TABLE findings, runs, nights"))
