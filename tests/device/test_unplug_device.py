@@ -9,7 +9,7 @@
 
 Both need what tests/device/test_session_device.py needs (root, frida-server, an app:
 CONSENTRY_DEVICE_APK and CONSENTRY_DEVICE_PACKAGE). Run with
-``python -m pytest tests/device/test_device_lost.py -m device -s``.
+``python -m pytest tests/device/test_unplug_device.py -m device -s``.
 Manual check it replaces when neither is possible: start ``consentry run PKG --scenario
 idle``, unplug mid-scenario; expect exit status 4 within a few seconds, a message naming the
 step and listing ``adb -s SERIAL shell ...`` commands, a bundle with status incomplete and a
