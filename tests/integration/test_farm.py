@@ -8,6 +8,7 @@ and the other app missing. Two specimen sessions in all."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -66,15 +67,15 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory: pytest.TempPathFactory, broker: str, jdk: str,
-         agent_bundle: object) -> Iterator[tuple[str, Path]]:
-    """A worker for the device "local-1": (broker URL, runs folder)."""
+         agent_bundle: object) -> Iterator[tuple[str, Path, int]]:
+    """A worker for the device "local-1": (broker URL, runs folder, worker pid)."""
     runs = tmp_path_factory.mktemp("farm") / "runs"
     log = (runs.parent / "worker.log").open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "farm", "worker", "--serial", "local-1",
          "--broker", broker, "--runs", str(runs)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    yield broker, runs
+    yield broker, runs, worker.pid
     worker.send_signal(signal.SIGTERM)  # Celery's warm shutdown
     try:
         worker.wait(60)
@@ -108,8 +109,8 @@ BROKEN = "- package: org.example.gone\n  target: local\n  scenario: /nonexistent
 
 
 @pytest.fixture(scope="module")
-def nights(farm: tuple[str, Path]) -> tuple[Path, FarmStore]:
-    broker, runs = farm
+def nights(farm: tuple[str, Path, int]) -> tuple[Path, FarmStore]:
+    broker, runs, _ = farm
     store = FarmStore(default_url(runs))
     log = runs.parent / "worker.log"
     for night, entries, jobs in (("n1", SPECIMEN + BROKEN, 2), ("n2", SPECIMEN, 1)):
@@ -166,3 +167,60 @@ def test_night_diff_compares_the_specimen_and_flags_the_missing_app(nights, caps
 
     # the first night has nothing to compare against: a usage error, not "new findings"
     assert main(["farm", "diff", "--night", "n1", "--runs", str(runs)]) == 2
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for child in _children(pid):
+        found += [child, *_descendants(child)]
+    return found
+
+
+def test_a_worker_child_killed_mid_session_hands_the_job_back(nights, farm) -> None:
+    runs, store = nights
+    broker, _, worker_pid = farm
+    apps = _apps(runs.parent / "apps-n3.yaml", SPECIMEN)
+    assert main(["farm", "submit", "--night", "n3", "--apps", str(apps), "--broker", broker,
+                 "--runs", str(runs)]) == 0
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:  # until the session is recording
+        (row,) = store.runs_of("n3")
+        events = Path(row.bundle or "") / "events.jsonl"
+        if row.status == "running" and events.exists() and events.stat().st_size > 0:
+            break
+        assert time.monotonic() < deadline, f"the job never started: {row}"
+        time.sleep(0.2)
+    first_bundle = Path(row.bundle or "")
+    (pool_child,) = _children(worker_pid)  # concurrency 1: one child runs the session
+    orphans = _descendants(pool_child)  # the specimen JVM, mitmdump: ours to clean up
+    os.kill(pool_child, signal.SIGKILL)
+    for pid in orphans:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _wait_final(store, "n3", 1, runs.parent / "worker.log")
+    (row,) = store.runs_of("n3")
+    assert (row.status, row.attempts) == ("complete", 2), row
+    # the first attempt is not forgotten: its folder and what it recorded stay findable
+    (earlier,) = row.history
+    assert earlier["status"] == "running (worker lost mid-session)"
+    assert earlier["bundle"] == str(first_bundle) != row.bundle
+    assert (first_bundle / "events.jsonl").stat().st_size > 0
+
+
+def test_the_worker_process_never_loads_frida_before_forking() -> None:
+    # frida does not survive a fork: the prefork child would hang at its first attach
+    code = ("import sys, harness.farm.worker, harness.farm.celery_app, harness.farm.runner; "
+            "sys.exit('frida' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
