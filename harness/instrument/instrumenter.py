@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -42,7 +43,8 @@ class Instrumenter:
     def __init__(self, recorder: Recorder, catalogue: Catalogue, bundle: AgentBundle,
                  device: FridaDeviceRef, *, agent_options: dict[str, Any] | None = None,
                  follow_children: bool = False, follow_app_processes: bool = False,
-                 script_runtime: frida_adapter.ScriptRuntime = "qjs") -> None:
+                 script_runtime: frida_adapter.ScriptRuntime = "qjs",
+                 reattach: bool = True) -> None:
         self.recorder = recorder
         self.catalogue = catalogue
         self.bundle = bundle
@@ -52,6 +54,9 @@ class Instrumenter:
         self.follow_children = follow_children
         self.follow_app_processes = follow_app_processes
         self.script_runtime: frida_adapter.ScriptRuntime = script_runtime
+        self.reattach = reattach
+        """Re-attach to the app when Frida drops its session while it runs (see
+        :meth:`_reattach`); off only to measure the loss it recovers."""
         self.clock: ClockOffset = ZERO
         self.coverage: dict[str, Any] = {}
         self.dropped = 0
@@ -76,7 +81,8 @@ class Instrumenter:
         self._expect_exit = False
         session = frida_adapter.AgentSession(self.device, spawned.pid)
         self._session = session
-        session.load(self.bundle.source, self._on_message, self._on_detached,
+        session.load(self.bundle.source, self._on_message,
+                     lambda reason: self._on_detached(session, reason),
                      runtime=self.script_runtime)
         self.clock = measure(lambda: float(session.call("now")))
         if self.follow_children:
@@ -193,13 +199,72 @@ class Instrumenter:
             t = self.clock.to_host(record.device_t) if record.device_t is not None else None
             self.recorder.record(record.type, record.data, t=t, source="agent")
 
-    def _on_detached(self, reason: str) -> None:
+    def _on_detached(self, session: frida_adapter.AgentSession, reason: str) -> None:
+        if session is not self._session:
+            return  # a session already replaced by a re-attach
         spawned = self._spawned
-        self.recorder.record("app.exit" if "terminated" in reason else "agent.detached",
-                             {"reason": reason, "pid": spawned.pid if spawned else None,
-                              "expected": self._expect_exit})
-        if not self._expect_exit:
+        detached = self.recorder.record(
+            "app.exit" if "terminated" in reason else "agent.detached",
+            {"reason": reason, "pid": spawned.pid if spawned else None,
+             "expected": self._expect_exit})
+        if self._expect_exit:
+            return
+        if self.reattach and spawned is not None and reason == "application-requested":
+            # Frida's fork bug (see _reattach): the app runs on, only our session was
+            # dropped. Called on Frida's thread: re-attach on one of our own.
+            thread = threading.Thread(target=self._reattach, args=(spawned, reason, detached.t),
+                                      name=f"reattach-{spawned.pid}", daemon=True)
+            with self._lock:
+                self._child_threads.append(thread)
+            thread.start()
+            return
+        self.unexpected_exit = reason
+
+    def _reattach(self, spawned: SpawnedApp, reason: str, detached_t: float) -> None:
+        """Attach a fresh agent to the app after Frida dropped its session.
+
+        Frida 17.26 (frida-core host-session-service ``on_agent_session_provider_closed``)
+        forgets a session by id whichever process reports it closed. A forked child inherits
+        the parent's session; frida-core closes that copy in the child after the fork, and
+        when the close ends after the host has taken the child's signals (slow QuickJS
+        teardown: frida-java-bridge's ``Script.bindWeak`` defers it), the host ends the
+        *parent's* session with ``application-requested``. The parent's agent still runs
+        but nothing it sends is delivered, so its events from the detach until the new
+        agent's hooks are live are lost: an explicit ``agent.reattached`` event gives that
+        gap, and the run is marked degraded. The old agent's hooks stay in the process (no
+        way to reach that script any more), so hooked calls cost twice from then on."""
+        try:
+            session = frida_adapter.AgentSession(self.device, spawned.pid)
+            session.load(self.bundle.source, self._on_message,
+                         lambda why: self._on_detached(session, why),
+                         runtime=self.script_runtime)
+            if self.follow_children:
+                session.enable_child_gating()
+            coverage = session.call("init", self.catalogue.to_agent(),
+                                    {**self.agent_options, "process": spawned.process})
+        except InstrumentationError as exc:
+            # Most often the app has ended meanwhile: then the detach stands as it was.
+            self.recorder.record("agent.error", {
+                "pid": spawned.pid, "process": spawned.process,
+                "message": f"re-attach after '{reason}' failed: {exc}"})
             self.unexpected_exit = reason
+            return
+        with self._lock:
+            if self._expect_exit:  # the run ended while we re-attached: do not linger
+                session.detach()
+                return
+            self._session = session
+        live_t = time.time()  # the recorder's host clock: the hooks are live from here
+        gap = round(live_t - detached_t, 3)
+        self.recorder.record("agent.reattached", {
+            "pid": spawned.pid, "process": spawned.process, "reason": reason,
+            "gap_start": detached_t, "gap_end": live_t, "gap_s": gap,
+            "installed": len(coverage.get("installed", [])),
+            "lost": "events of this process between gap_start and gap_end"})
+        self.uninstrumented.append(
+            f"{spawned.process} (pid {spawned.pid}): Frida ended the agent's session "
+            f"({reason}) while the app ran on; re-attached after {gap} s, the events of "
+            "that gap are missing")
 
     def flush(self) -> None:
         """Have every live agent, the app's and its children's, send what it has buffered.
