@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 from celery import Celery, Task
 
 from harness.errors import ConfigError
-from harness.farm.runner import run_dir_for, run_job
+from harness.farm.runner import Outcome, run_dir_for, run_job
 from harness.farm.spec import JobSpec
 from harness.farm.store import FarmStore
 
@@ -103,7 +104,15 @@ def run_session(task: Task[Any, Any], spec_json: dict[str, Any]) -> str:
     out = run_dir_for(runs, spec, f"{job_id[:8]}-{attempt}")
     log.info("farm: job %s attempt %d: %s %s on %s -> %s", job_id, attempt, spec.package,
              spec.scenario, serial, out)
-    outcome = run_job(spec, serial, out)
+    started = time.time()
+    try:
+        outcome = run_job(spec, serial, out)
+    except Exception as exc:
+        # a harness bug, not a verdict on the app: the store must not say "running" forever
+        store.record_outcome(job_id, Outcome(
+            status="failed", bundle=out if out.exists() else None, started=started,
+            finished=time.time(), error=f"harness error: {type(exc).__name__}: {exc}"))
+        raise
     retry = outcome.device_fault and task.request.retries < DEVICE_RETRIES
     if retry:
         outcome = replace(outcome, error=f"{outcome.error} (device fault on {serial}: "

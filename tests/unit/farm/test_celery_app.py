@@ -83,8 +83,8 @@ def eager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                         lambda queue, destination: cancelled.append((queue, destination)))
     ids = (f"job-{n}" for n in itertools.count())
 
-    def run(outcomes: list[Outcome]) -> tuple[object, FakeRunner, str]:
-        runner = FakeRunner(outcomes)
+    def run(outcomes: list[Outcome] | FakeRunner) -> tuple[object, FakeRunner, str]:
+        runner = outcomes if isinstance(outcomes, FakeRunner) else FakeRunner(outcomes)
         monkeypatch.setattr(celery_app, "run_job", runner)
         job_id = next(ids)
         result = app.tasks[TASK_NAME].apply(args=[SPEC.to_json()], task_id=job_id)
@@ -132,3 +132,18 @@ def test_findings_and_other_failures_are_never_retried(eager, outcome: Outcome) 
 
 def test_device_queue_name() -> None:
     assert device_queue("emulator-5554") == "consentry.device.emulator-5554"
+
+
+
+class BrokenRunner(FakeRunner):
+    def __call__(self, spec: JobSpec, serial: str, out: Path) -> Outcome:
+        raise RuntimeError("bug in a rule loader")
+
+
+def test_a_harness_bug_is_recorded_not_left_running(eager) -> None:
+    run, store, _ = eager
+    result, _, _ = run(BrokenRunner([]))
+    assert result.failed()
+    (row,) = store.runs_of("n1")
+    assert row.status == "failed"
+    assert row.error == "harness error: RuntimeError: bug in a rule loader"
