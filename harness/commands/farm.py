@@ -92,10 +92,9 @@ def _store(args: argparse.Namespace) -> Any:
 
 def handle_submit(args: argparse.Namespace) -> int:
     from harness.farm.celery_app import make_app, submit
-    from harness.farm.spec import JobSpec, load_apps
+    from harness.farm.spec import load_apps
 
     specs = load_apps(args.apps, args.night)
-    JobSpec(package="a.b", night=args.night)  # the night label, checked before anything
     store, app = _store(args), make_app(args.broker)
     for index, spec in enumerate(specs, 1):
         job_id = submit(app, store, spec, args.device)

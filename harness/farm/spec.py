@@ -74,14 +74,21 @@ class JobSpec:
         return cls(**obj)
 
 
+def night_problem(night: object) -> str | None:
+    if not isinstance(night, str) or not _NIGHT.match(night):
+        return (f"night {night!r}: use letters, digits, '.', '_' or '-' "
+                "(e.g. 2026-11-29), at most 64 characters")
+    return None
+
+
 def validate(spec: JobSpec) -> str | None:
     """What is wrong with ``spec`` (a sentence saying how to fix it), or None."""
     if not isinstance(spec.package, str) or not _PACKAGE.match(spec.package):
         return (f"package {spec.package!r}: not an Android package name "
                 "(dot-separated, e.g. com.example.app)")
-    if not isinstance(spec.night, str) or not _NIGHT.match(spec.night):
-        return (f"night {spec.night!r}: use letters, digits, '.', '_' or '-' "
-                "(e.g. 2026-11-29), at most 64 characters")
+    problem = night_problem(spec.night)
+    if problem is not None:
+        return problem
     if spec.apk is not None and (not isinstance(spec.apk, str) or not spec.apk.endswith(".apk")):
         return f"apk {spec.apk!r}: expected a path to an .apk file"
     if not isinstance(spec.scenario, str) or not spec.scenario.strip():
@@ -105,6 +112,9 @@ def validate(spec: JobSpec) -> str | None:
 
 def load_apps(path: Path, night: str) -> list[JobSpec]:
     """The jobs of ``apps.yaml`` for ``night``; errors name the file and the entry's line."""
+    problem = night_problem(night)
+    if problem is not None:
+        raise ConfigError(f"--{problem}")
     data = load_yaml(path)
     if data is None:
         raise ConfigError(f"{path}: empty; expected a list of apps (package, apk, scenario)")

@@ -94,3 +94,8 @@ def test_empty_apps_file(tmp_path: Path) -> None:
         load_apps(_apps(tmp_path, ""), "n1")
     with pytest.raises(ConfigError, match="empty"):
         load_apps(_apps(tmp_path, "[]\n"), "n1")
+
+
+def test_a_bad_night_label_is_named_as_the_option(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="^--night 'to night'"):
+        load_apps(_apps(tmp_path, "- package: com.example.one\n"), "to night")
