@@ -11,8 +11,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -449,7 +447,7 @@ class Session:
         stack.callback(self._stop_proxy)
         if endpoint_host is None:
             return proxy, None
-        return proxy, self._wireguard_endpoint(proxy, endpoint_host, stack)
+        return proxy, self._wireguard_endpoint(proxy, endpoint_host)
 
     def _capture_facts(self, proxy: MitmdumpProcess,
                        tunnel: WireGuardEndpoint | None) -> dict[str, Any]:
@@ -464,11 +462,12 @@ class Session:
                              parse_client_config(tunnel.client_config).private_key))
         return facts
 
-    def _wireguard_endpoint(self, proxy: MitmdumpProcess, host: str,
-                            stack: contextlib.ExitStack) -> WireGuardEndpoint:
+    def _wireguard_endpoint(self, proxy: MitmdumpProcess, host: str) -> WireGuardEndpoint:
         """mitmproxy's client config pointed at ``host``, checked. The device's copy (with the
-        private key) is a 0600 file in a private temp dir, removed at close; the bundle gets
-        it with the key redacted and the public key noted."""
+        private key) is a 0600 file in mitmproxy's confdir, next to the key pair mitmproxy
+        already keeps there: it outlives the run because a user without root imports it by
+        hand and runs again. The bundle gets it with the key redacted and the public key
+        noted."""
         text = proxy.wireguard_client_config(host)
         try:
             redacted = redact_client_config(text)
@@ -476,8 +475,9 @@ class Session:
             raise CaptureError(f"mitmdump handed out an unusable WireGuard config: {exc}") from exc
         write_atomic(self.options.out / WIREGUARD_CONFIG_FILE, redacted)
         return WireGuardEndpoint(host=host, port=proxy.port, client_config=text,
-                                 config_file=_private_temp_file(stack, WIREGUARD_CONFIG_FILE,
-                                                                text),
+                                 config_file=_private_file(
+                                     proxy.confdir / f"consentry-wireguard-{proxy.port}.conf",
+                                     text),
                                  ca_pem=proxy.ca_cert_path)
 
     def _record_known_values(self, stack: contextlib.ExitStack) -> None:
@@ -591,13 +591,14 @@ class Session:
             files=self.recorder.file_hashes(), **extra)
 
 
-def _private_temp_file(stack: contextlib.ExitStack, name: str, text: str) -> Path:
-    """``text`` in a file only this user can read (dir 0700, file 0600), removed when
-    ``stack`` closes: for secrets the run needs on disk but the bundle must not hold."""
-    directory = Path(tempfile.mkdtemp(prefix="consentry-secret-"))  # mkdtemp: mode 0700
-    stack.callback(shutil.rmtree, directory, ignore_errors=True)
-    path = directory / name
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _private_file(path: Path, text: str) -> Path:
+    """``text`` in a file only this user can read (0600), replaced atomically: for secrets
+    the run needs on disk but the bundle must not hold."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
+    os.replace(temporary, path)
     return path.resolve()
