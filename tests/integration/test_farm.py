@@ -224,3 +224,15 @@ def test_the_worker_process_never_loads_frida_before_forking() -> None:
     code = ("import sys, harness.farm.worker, harness.farm.celery_app, harness.farm.runner; "
             "sys.exit('frida' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_submit_with_the_broker_down_fails_loudly_and_the_store_says_so(tmp_path: Path,
+                                                                        capsys) -> None:
+    apps = _apps(tmp_path / "apps.yaml", "- package: com.example.app\n")
+    runs = tmp_path / "runs"
+    port = _free_port()  # nothing listens there
+    assert main(["farm", "submit", "--night", "n1", "--apps", str(apps), "--broker",
+                 f"redis://127.0.0.1:{port}/0", "--runs", str(runs)]) == 1
+    assert "is the broker running?" in capsys.readouterr().err
+    (row,) = FarmStore(default_url(runs)).runs_of("n1")
+    assert row.status == "failed" and (row.error or "").startswith("not queued:")
