@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.utils.nodenames import host_format
 
 from harness.errors import ConfigError
 from harness.farm.runner import Outcome, run_dir_for, run_job
@@ -153,7 +154,7 @@ def start_worker(app: Celery, serial: str, *, loglevel: str = "INFO") -> int:
         raise ConfigError("frida is already loaded in this process, and the worker's forked "
                           "child would hang at its first call; start the worker with "
                           "`python -m harness.farm.worker` or `consentry farm worker`")
-    worker = app.Worker(hostname=node_name(serial), queues=worker_queues(serial),
+    worker = app.Worker(hostname=host_format(node_name(serial)), queues=worker_queues(serial),
                         concurrency=1, pool="prefork", prefetch_multiplier=1,
                         loglevel=loglevel, without_gossip=True, without_mingle=True)
     worker.start()
