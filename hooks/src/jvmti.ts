@@ -41,6 +41,10 @@ const ADD_CAPABILITIES = 142;
 
 // JNIEnv function table indices (JNI specification, "Interface Function Table").
 const TO_REFLECTED_METHOD = 9;
+const NEW_GLOBAL_REF = 21;
+const DELETE_GLOBAL_REF = 22;
+const IS_SAME_OBJECT = 24;
+const GET_OBJECT_FIELD = 95;
 const CALL_BOOLEAN_METHOD = 37;
 const EXCEPTION_CHECK = 228;
 const ACC_STATIC = 0x0008;
@@ -51,10 +55,13 @@ const FRAME_INFO_SIZE = 16;
 const LINE_ENTRY_SIZE = 16;
 
 /** Bounds of the caches, so a burst of distinct stacks cannot grow the agent's heap: stacks
- * by the UTF-16 length of their keys (8 units a frame, about 6 MB at most with their text),
- * methods by count. A full table is cleared: hot call sites refill it at once. */
-const STACKS_MAX_UNITS = 1 << 19;
+ * by their frame count (the frame texts are shared with the method cache, a stack holds
+ * only its array), methods by count. A full table is cleared: hot call sites refill it at
+ * once. */
+const STACKS_MAX_FRAMES = 1 << 18;
 const METHODS_MAX = 50000;
+/** Thread names kept (one per thread id seen). */
+const NAMES_MAX = 4096;
 
 /** Same reasoning as stack.ts: every JVMTI function may block at a safepoint, where the
  * bridge's VM operations need the JS lock, so the lock is let go during each call. */
@@ -104,13 +111,20 @@ export class JvmtiStackReader implements StackReader {
     private jni: Jni;
     private threadClass: NativePointer;
     private currentThread: NativePointer;
-    private getName: NativePointer;
+    private nameField: NativePointer;
+    private getObjectField: NativeFunction<NativePointer,
+        [NativePointer, NativePointer, NativePointer]>;
+    private isSameObject: NativeFunction<number, [NativePointer, NativePointer, NativePointer]>;
+    private newGlobalRef: NativeFunction<NativePointer, [NativePointer, NativePointer]>;
+    private deleteGlobalRef: NativeFunction<void, [NativePointer, NativePointer]>;
+    /** Per thread id: its name String (a global ref) and that String's text. */
+    private names = new Map<number, { ref: NativePointer; text: string }>();
     /** Frame buffers not in use. A buffer per call in flight: the JS lock is let go during
      * GetStackTrace, so another thread can be reading its own stack meanwhile. */
     private free: NativePointer[] = [];
     private bufferSize: number;
     private stacks = new Map<string, readonly string[]>();
-    private stackUnits = 0;
+    private stackFrames = 0;
     private methods = new Map<string, MethodText>();
 
     constructor(private depth: number) {
@@ -165,7 +179,16 @@ export class JvmtiStackReader implements StackReader {
             "(Ljava/lang/Class;)Z");
         this.currentThread = jniEnv.getStaticMethodId(this.threadClass, "currentThread",
             "()Ljava/lang/Thread;");
-        this.getName = jniEnv.getMethodId(this.threadClass, "getName", "()Ljava/lang/String;");
+        // Thread.getName() returns this field (OpenJDK 17), read here without a Java call.
+        this.nameField = jniEnv.getFieldId(this.threadClass, "name", "Ljava/lang/String;");
+        this.getObjectField = new NativeFunction(jniFn(GET_OBJECT_FIELD), "pointer",
+            ["pointer", "pointer", "pointer"], OPTIONS);
+        this.isSameObject = new NativeFunction(jniFn(IS_SAME_OBJECT), "uint8",
+            ["pointer", "pointer", "pointer"], OPTIONS);
+        this.newGlobalRef = new NativeFunction(jniFn(NEW_GLOBAL_REF), "pointer",
+            ["pointer", "pointer"], OPTIONS);
+        this.deleteGlobalRef = new NativeFunction(jniFn(DELETE_GLOBAL_REF), "void",
+            ["pointer", "pointer"], OPTIONS);
         this.bufferSize = 4 + depth * FRAME_INFO_SIZE;
     }
 
@@ -179,19 +202,19 @@ export class JvmtiStackReader implements StackReader {
                 throw new Error(`JVMTI GetStackTrace failed: error ${error}`);
             }
             const count = countAt.readS32();
-            // The frames' bytes as a string: a Map key that equals exactly when every
-            // (jmethodID, location) does, built by one native copy.
-            const units = new Uint16Array(buffer.readByteArray(count * FRAME_INFO_SIZE)!);
-            const key = String.fromCharCode.apply(null, units as unknown as number[]);
+            // The key: SHA-1 of the frames' (jmethodID, location) bytes, hashed natively. On
+            // 44 frames it costs a quarter of the same bytes made into a string in JS, and
+            // two distinct stacks meeting on one digest is not a practical risk.
+            const key = Checksum.compute("sha1", buffer.readByteArray(count * FRAME_INFO_SIZE)!);
             let stack = this.stacks.get(key);
             if (stack === undefined) {
                 stack = this.resolve(buffer, count);
-                if (this.stackUnits + key.length > STACKS_MAX_UNITS) {
+                if (this.stackFrames + count > STACKS_MAX_FRAMES) {
                     this.stacks.clear();
-                    this.stackUnits = 0;
+                    this.stackFrames = 0;
                 }
                 this.stacks.set(key, stack);
-                this.stackUnits += key.length;
+                this.stackFrames += count;
             }
             return { stack, thread: this.threadName() };
         } finally {
@@ -199,6 +222,12 @@ export class JvmtiStackReader implements StackReader {
         }
     }
 
+    /**
+     * The thread's name, read on every event (threads are renamed, and the name is
+     * evidence), but copied to JS only when it changed: the name field still holds the same
+     * String object as last time on this thread id (IsSameObject) → the same text. A
+     * renamed thread, or a new thread on a reused id, holds another String.
+     */
     private threadName(): string {
         const env = Java.vm.getEnv();
         const h: NativePointer = env.handle;
@@ -209,12 +238,28 @@ export class JvmtiStackReader implements StackReader {
         }
         try {
             const thread = jni.callStaticObject(h, this.threadClass, this.currentThread);
-            const name = thread.isNull() ? NULL : jni.callObject(h, thread, this.getName);
+            const name = thread.isNull() ? NULL : this.getObjectField(h, thread, this.nameField);
             if (name.isNull()) {
                 env.throwIfExceptionPending();
-                throw new Error("Thread.getName returned null");
+                throw new Error("the thread has no name");
             }
-            return jni.text(h, name);
+            const tid = Process.getCurrentThreadId();
+            const known = this.names.get(tid);
+            if (known !== undefined && this.isSameObject(h, known.ref, name) !== 0) {
+                return known.text;
+            }
+            const text = jni.text(h, name);
+            // Only this thread id's own entry is ever replaced (another thread could be
+            // comparing against an entry while the JS lock is let go); past the bound, new
+            // thread ids are read every time instead of kept.
+            if (known !== undefined) {
+                this.deleteGlobalRef(h, known.ref);
+                this.names.delete(tid);
+            }
+            if (this.names.size < NAMES_MAX) {
+                this.names.set(tid, { ref: this.newGlobalRef(h, name), text });
+            }
+            return text;
         } finally {
             jni.popLocalFrame(h, NULL);
         }

@@ -150,6 +150,9 @@ public final class Shapes {
         NoLines.call("no-lines");
         NoDebug.call("no-debug");
         locked();
+        Thread.currentThread().setName("main-renamed");
+        Sink.touch("renamed");
+        Thread.currentThread().setName("main");
         deep(80);
         Thread worker = new Thread(() -> Sink.touch("thread"), "worker-7");
         worker.start();
@@ -172,7 +175,7 @@ public final class NoDebug { public static void call(String how) { Sink.touch(ho
 DEBUG_FLAGS = {"NoLines.java": "-g:source", "NoDebug.java": "-g:none"}
 HOWS = ["direct", "constructor", "static-init", "lambda", "anonymous", "default-method",
         "method-ref", *["reflection"] * 20, "method-handle", "no-lines", "no-debug",
-        "synchronized", "deep", "thread"]
+        "synchronized", "renamed", "deep", "thread"]
 READERS_DEPTH = 24  # below deep(80): the depth limit is part of what is compared
 
 READERS_SCRIPT = """
@@ -267,3 +270,6 @@ def test_the_compared_stacks_cover_every_frame_form(both_readers: list[dict[str,
     assert len(by_how["deep"]["stack"]) == READERS_DEPTH
     assert by_how["thread"]["thread"] == "worker-7"
     assert by_how["direct"]["thread"] == "main"
+    # a renamed thread reads its new name at once, and its old one when named back
+    assert by_how["renamed"]["thread"] == "main-renamed"
+    assert by_how["deep"]["thread"] == "main"
