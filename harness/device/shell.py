@@ -54,6 +54,10 @@ class DeviceShell(Protocol):
 
     def reverse_remove(self, remote: str) -> None: ...
 
+    def reverse_list(self) -> list[str]:
+        """The device ports reversed now (``tcp:8080``)."""
+        ...
+
     def forward(self, local: str, remote: str) -> None:
         """``adb forward LOCAL REMOTE``: host port -> device port."""
         ...
@@ -62,7 +66,12 @@ class DeviceShell(Protocol):
 
     def lost_reason(self) -> str | None:
         """Why the device cannot be reached (gone from adb, offline, adb server down), or
-        None while it answers. Quick and bounded: it is asked after failures and at close."""
+        None while it is listed. Quick and bounded: asked every few seconds during a run."""
+        ...
+
+    def confirm_lost(self) -> str | None:
+        """Like :meth:`lost_reason`, plus a real round trip to the device (a hung one stays
+        listed): asked after a failure or a timeout, and at close. Bounded (seconds)."""
         ...
 
 

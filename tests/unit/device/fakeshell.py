@@ -29,6 +29,9 @@ class FakeShell:
         self.gone: str | None = None
         """Why the device is gone (see :meth:`unplug`); every operation then raises."""
         self.probes = 0
+        self.confirms = 0
+        self.hung: str | None = None
+        """Why the device is hung (see :meth:`hang`): still listed, but a round trip fails."""
 
     def on(self, pattern: str, output: str = "", exit_code: int = 0) -> FakeShell:
         """Reply to commands matching regex ``pattern`` (searched); later rules win."""
@@ -47,9 +50,18 @@ class FakeShell:
     def replug(self) -> None:
         self.gone = None
 
+    def hang(self, reason: str = "listed by adb but it did not answer `echo ok` within 5s: hung") -> None:
+        """The device freezes: adb still lists it (:meth:`lost_reason` says nothing), only
+        :meth:`confirm_lost`'s round trip notices."""
+        self.hung = reason
+
     def lost_reason(self) -> str | None:
         self.probes += 1
         return self.gone
+
+    def confirm_lost(self) -> str | None:
+        self.confirms += 1
+        return self.gone or self.hung
 
     def _check_there(self, what: str) -> None:
         if self.gone is not None:
@@ -103,6 +115,10 @@ class FakeShell:
     def reverse_remove(self, remote: str) -> None:
         self._op(f"reverse --remove {remote}", "reverse_remove")
         self.reverses.discard(remote)
+
+    def reverse_list(self) -> list[str]:
+        self._op("reverse --list", "reverse_list")
+        return sorted(self.reverses)
 
     def forward(self, local: str, remote: str) -> None:
         self._op(f"forward {local} {remote}", "forward")

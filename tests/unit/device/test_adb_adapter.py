@@ -6,11 +6,14 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import adbutils._adb
 import pytest
 
+from harness.device import adb
 from harness.device.adb import AdbutilsDevice, attached_serials
 from harness.errors import (
     AmbiguousDevice,
@@ -40,6 +43,11 @@ class AdbProtocolServer(socketserver.ThreadingTCPServer):
         self.requests: list[str] = []
         self.unplug_on: str | None = None
         """A shell command during which the device goes away (the stream just ends)."""
+        self.hung = False
+        """The device froze: still listed as ``device``, but shell commands never answer."""
+        self.slow_states = 0
+        """How many ``get-state`` requests to leave unanswered (a busy adb server)."""
+        self.release = threading.Event()
 
 
 class Handler(socketserver.BaseRequestHandler):
@@ -70,6 +78,10 @@ class Handler(socketserver.BaseRequestHandler):
                 serial, _, sub = req[len("host-serial:"):].rpartition(":")
                 if serial not in srv.devices:
                     return self.fail(f"device '{serial}' not found")
+                if sub == "get-state" and srv.slow_states > 0:
+                    srv.slow_states -= 1
+                    srv.release.wait(10)
+                    return
                 self.request.sendall(b"OKAY" + block(srv.devices[serial]))
                 return
             if req.startswith("host:tport:serial:"):
@@ -80,6 +92,12 @@ class Handler(socketserver.BaseRequestHandler):
                 continue
             if req.startswith("shell:"):
                 command = req[len("shell:"):].removesuffix(EXIT_SUFFIX)
+                if srv.hung:
+                    srv.release.wait(10)
+                    return
+                if req == "shell:echo ok":
+                    self.request.sendall(b"OKAY" + b"ok\n")
+                    return
                 if command == srv.unplug_on:
                     srv.devices.clear()
                     self.request.sendall(b"OKAY" + b"partial outp")
@@ -91,6 +109,10 @@ class Handler(socketserver.BaseRequestHandler):
             if req.startswith("reverse:forward:"):
                 srv.reverses.add(req[len("reverse:forward:"):].split(";")[0])
                 self.request.sendall(b"OKAYOKAY")
+                return
+            if req == "reverse:list-forward":
+                lines = "".join(f"host-19 {r} {r}\n" for r in sorted(srv.reverses))
+                self.request.sendall(b"OKAY" + block(lines))
                 return
             if req.startswith("reverse:killforward:"):
                 remote = req[len("reverse:killforward:"):]
@@ -113,6 +135,7 @@ def adb_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[AdbProtocolServer]:
     try:
         yield server
     finally:
+        server.release.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
@@ -161,10 +184,12 @@ def test_reverse_and_its_errors(adb_server: AdbProtocolServer) -> None:
     device = AdbutilsDevice("emulator-5554")
     device.reverse("tcp:8080", "tcp:8080")
     assert adb_server.reverses == {"tcp:8080"}
+    assert device.reverse_list() == ["tcp:8080"]
     device.reverse_remove("tcp:8080")
-    assert adb_server.reverses == set()
-    with pytest.raises(DeviceError, match="adb reverse --remove tcp:9999.*not found"):
-        device.reverse_remove("tcp:9999")
+    assert adb_server.reverses == set() and device.reverse_list() == []
+    # Already gone (an adb server restart drops every reverse) counts as removed.
+    device.reverse_remove("tcp:9999")
+    assert "reverse:killforward:tcp:9999" in adb_server.requests
 
 
 def test_device_gone_mid_run_is_device_lost(adb_server: AdbProtocolServer) -> None:
@@ -194,7 +219,7 @@ def test_an_offline_device_is_lost_a_failing_command_on_a_live_one_is_not(
     adb_server.devices = {"emulator-5554": "device"}
     device = AdbutilsDevice("emulator-5554")
     with pytest.raises(DeviceError) as failed:
-        device.reverse_remove("tcp:9999")  # adb says no, the device is fine
+        device.forward("tcp:1", "tcp:2")  # adb says no (unknown request), the device is fine
     assert not isinstance(failed.value, DeviceLost)
     adb_server.devices["emulator-5554"] = "offline"
     assert device.lost_reason() == "adb reports it 'offline'"
@@ -205,3 +230,56 @@ def test_install_of_a_missing_apk_is_install_failed(adb_server: AdbProtocolServe
     adb_server.devices = {"emulator-5554": "device"}
     with pytest.raises(InstallFailed, match="APK file not found"):
         AdbutilsDevice("emulator-5554").install(tmp_path / "missing.apk")
+
+
+def test_a_hung_device_is_lost_though_adb_still_lists_it(
+        adb_server: AdbProtocolServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    device = AdbutilsDevice("emulator-5554")
+    monkeypatch.setattr(adb, "PROBE_TIMEOUT", 0.3)
+    assert device.confirm_lost() is None  # `echo ok` answered
+    adb_server.hung = True  # frozen emulator / stuck adbd: get-state still says "device"
+    assert device.lost_reason() is None  # the cheap check cannot see it...
+    started = time.monotonic()
+    with pytest.raises(DeviceLost) as lost:
+        device.shell("dumpsys activity", timeout=0.5)
+    assert lost.value.cause is not None and lost.value.cause.startswith(
+        "listed by adb but it did not answer `echo ok` within 0.3s: hung")
+    assert time.monotonic() - started < 3
+    assert "shell:echo ok" in adb_server.requests  # ...the round trip does
+
+
+def test_one_slow_answer_is_not_a_lost_device_two_in_a_row_are(
+        adb_server: AdbProtocolServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    device = AdbutilsDevice("emulator-5554")
+    monkeypatch.setattr(adb, "PROBE_TIMEOUT", 0.2)
+    adb_server.slow_states = 1
+    assert device.lost_reason() is None  # slow once: asked again next time
+    assert device.lost_reason() is None  # answered: the count starts over
+    adb_server.slow_states = 2
+    assert device.lost_reason() is None
+    assert device.lost_reason() == "adb did not answer about it within 0.2s, 2 times in a row"
+    adb_server.devices = {}
+    assert device.lost_reason() == "adb: device 'emulator-5554' not found"  # definite: at once
+
+
+def test_the_check_neither_waits_for_nor_starts_a_missing_adb_server(
+        adb_server: AdbProtocolServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    adb_server.devices = {"emulator-5554": "device"}
+    device = AdbutilsDevice("emulator-5554")
+    port = adb_server.server_address[1]
+    adb_server.shutdown()
+    adb_server.server_close()  # connections to the port are now refused
+    started: list[object] = []
+
+    def no_start(*args: object, **kwargs: object) -> None:
+        started.append(args)
+        raise AssertionError("adb start-server must not run")
+
+    monkeypatch.setattr(adbutils._adb.subprocess, "run", no_start)
+    begin = time.monotonic()
+    reason = device.lost_reason()
+    assert reason is not None and reason.startswith(f"adb server not running at 127.0.0.1:{port}")
+    assert device.confirm_lost() == reason
+    assert started == [] and time.monotonic() - begin < 2
