@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -155,7 +156,8 @@ class CanarySet:
         self.clipboard = clipboard
         self.token = token or new_token()
         self.values = canary_values(self.token)
-        self._undo: list[tuple[str, Callable[[], object]]] = []
+        self._undo: list[tuple[str, Callable[[], object], str]] = []
+        """(label, step, how to undo it by hand when the device is gone)."""
 
     def _run(self, command: str, what: str) -> str:
         result = self.device.shell(command, timeout=30.0)
@@ -175,6 +177,8 @@ class CanarySet:
                            ("clipboard", self._clipboard)):
             try:
                 planted.extend(step())
+            except DeviceLost:
+                raise  # not a canary failure: the run must stop and keep its evidence
             except DeviceError as exc:
                 log.warning("canary %s not planted on %s: %s", kind, self.device.serial, exc)
                 planted.append(Canary(kind, _type_of(kind), self._value_of(kind), False,
@@ -190,7 +194,8 @@ class CanarySet:
         if raw_id is None:
             raise DeviceError("the canary contact was inserted but cannot be found again")
         self._undo.append(("delete the canary contact",
-                           lambda: self._run(delete_raw_contact(raw_id), "deleting it")))
+                           lambda: self._run(delete_raw_contact(raw_id), "deleting it"),
+                           self._by_hand(delete_raw_contact(raw_id))))
         name, phone = self.values["contact_name"], self.values["contact_phone"]
         self._run(insert_contact_data(raw_id, NAME_MIME, name), "adding its name")
         self._run(insert_contact_data(raw_id, PHONE_MIME, phone), "adding its number")
@@ -204,13 +209,16 @@ class CanarySet:
         self._run(put_device_name(name), "setting device_name")
         restore = put_device_name(previous) if previous else delete_device_name()
         self._undo.append(("restore device_name",
-                           lambda: self._run(restore, "restoring device_name")))
+                           lambda: self._run(restore, "restoring device_name"),
+                           self._by_hand(restore)))
         return [Canary("device_name", "device_name", name, True)]
 
     def _clipboard(self) -> list[Canary]:
         text = self.values["clipboard"]
         try:
             self._run(set_clipboard(text), "cmd clipboard")
+        except DeviceLost:
+            raise
         except DeviceError as exc:
             if self.clipboard is None:
                 raise DeviceError(f"{exc}; this build has no shell command to set the "
@@ -218,7 +226,8 @@ class CanarySet:
             self._clipboard_through_ui(text, shell_error=str(exc))
             return [Canary("clipboard", "clipboard", text, True, via="ui")]
         self._undo.append(("clear the clipboard",
-                           lambda: self._run(clear_clipboard(), "clearing the clipboard")))
+                           lambda: self._run(clear_clipboard(), "clearing the clipboard"),
+                           self._by_hand(clear_clipboard())))
         return [Canary("clipboard", "clipboard", text, True, via="cmd")]
 
     def _clipboard_through_ui(self, text: str, *, shell_error: str) -> None:
@@ -240,18 +249,25 @@ class CanarySet:
                 writer.set_clipboard(previous or "")
             except UiError as exc:
                 raise DeviceError(f"restoring the clipboard failed: {exc}") from exc
-        self._undo.append(("restore the clipboard", restore))
+        # Stock Android's shell cannot set the clipboard (that is why the UI server did).
+        self._undo.append(("restore the clipboard", restore,
+                           f"on {self.device.serial}, copy any text of your own (the clipboard "
+                           f"still holds {text!r}; no shell command can set it)"))
 
-    def pending(self) -> list[str]:
-        """What :meth:`undo` would still undo, newest first (said to the user when the device
-        is gone and it cannot)."""
-        return [label for label, _ in reversed(self._undo)]
+    def _by_hand(self, command: str) -> str:
+        return f"adb -s {self.device.serial} shell {shlex.quote(command)}"
+
+    def pending(self) -> list[dict[str, str]]:
+        """What :meth:`undo` would still undo, newest first, each as ``step`` and ``by_hand``
+        (the command to run when the device is back): said to the user when it cannot."""
+        return [{"step": label, "by_hand": by_hand}
+                for label, _, by_hand in reversed(self._undo)]
 
     def undo(self) -> None:
         """Undo everything planted, newest first; all failures are reported together."""
         failures: list[str] = []
         while self._undo:
-            label, step = self._undo[-1]
+            label, step, _ = self._undo[-1]
             try:
                 step()
             except DeviceLost:

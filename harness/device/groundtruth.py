@@ -23,7 +23,7 @@ import logging
 
 from harness.device import commands, parsers
 from harness.device.shell import DeviceShell, RootMode
-from harness.errors import DeviceError
+from harness.errors import DeviceError, DeviceLost
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ def _run(device: DeviceShell, command: str, root: RootMode | None) -> str | None
     line = commands.as_root(command, root) if root else command
     try:
         result = device.shell(line, timeout=30.0)
+    except DeviceLost:
+        raise  # the run must stop, not carry on with a device that is gone
     except DeviceError as exc:  # the link, not the value: worth more than a debug line
         log.warning("ground truth: `%s` could not run: %s", line, exc)
         return None

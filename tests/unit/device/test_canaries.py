@@ -9,6 +9,7 @@ from fakeshell import FakeShell
 
 from harness.device import canaries
 from harness.device.canaries import CanarySet, normalize_types
+from harness.device.shell import ShellResult
 from harness.errors import DeviceError, DeviceLost, UiError
 
 TOKEN = "1a2b3c4d"
@@ -186,14 +187,67 @@ def test_a_lost_device_stops_the_undo_and_leaves_the_rest_pending() -> None:
     shell = _shell()
     canary_set = CanarySet(shell, TOKEN)
     canary_set.plant()
-    assert canary_set.pending() == ["clear the clipboard", "restore device_name",
-                                    "delete the canary contact"]
+    # by_hand is an adb command line whose shell part is the exact undo command
+    expected = [
+        ("clear the clipboard", "cmd clipboard clear-primary-clip"),
+        ("restore device_name", "settings put global device_name 'Pixel 7'"),
+        ("delete the canary contact", "content delete --uri 'content://com.android.contacts/"
+         "raw_contacts?caller_is_syncadapter=true' --where _id=42"),
+    ]
+
+    def commands(pending: list[dict[str, str]]) -> list[tuple[str, str]]:
+        out = []
+        for entry in pending:
+            argv = shlex.split(entry["by_hand"])
+            assert argv[:4] == ["adb", "-s", "emulator-5554", "shell"] and len(argv) == 5
+            out.append((entry["step"], argv[4]))
+        return out
+
+    assert commands(canary_set.pending()) == expected
     shell.unplug()
     with pytest.raises(DeviceLost):
         canary_set.undo()
     # nothing was undone, so all of it is still to do by hand (said to the user)
-    assert canary_set.pending() == ["clear the clipboard", "restore device_name",
-                                    "delete the canary contact"]
+    assert commands(canary_set.pending()) == expected
     shell.replug()
     canary_set.undo()
     assert canary_set.pending() == [] and shell.settings["device_name"] == "Pixel 7"
+
+
+def test_a_device_lost_while_planting_stops_the_run_not_only_the_canary() -> None:
+    shell = _shell()
+    real_shell = shell.shell
+
+    def unplugged_at_device_name(command: str, *, timeout: float = 60.0) -> ShellResult:
+        if command.startswith("settings get global device_name"):
+            shell.unplug()
+        result: ShellResult = real_shell(command, timeout=timeout)
+        return result
+
+    shell.shell = unplugged_at_device_name  # type: ignore[method-assign]
+    canary_set = CanarySet(shell, TOKEN, clipboard=ClipboardServer())
+    with pytest.raises(DeviceLost):
+        canary_set.plant()
+    assert [entry["step"] for entry in canary_set.pending()] == ["delete the canary contact"]
+
+
+def test_a_device_lost_at_cmd_clipboard_is_not_reworded_as_no_shell_command() -> None:
+    shell = _shell()
+    real_shell = shell.shell
+
+    def unplugged_at_clipboard(command: str, *, timeout: float = 60.0) -> ShellResult:
+        if command.startswith("cmd clipboard"):
+            shell.unplug()
+        result: ShellResult = real_shell(command, timeout=timeout)
+        return result
+
+    shell.shell = unplugged_at_clipboard  # type: ignore[method-assign]
+    with pytest.raises(DeviceLost, match="cmd clipboard"):
+        CanarySet(shell, TOKEN).plant()
+
+
+def test_the_ui_restored_clipboard_says_what_to_do_by_hand() -> None:
+    canary_set = CanarySet(_shell(clipboard=False), TOKEN, clipboard=ClipboardServer())
+    canary_set.plant()
+    (clip,) = [e for e in canary_set.pending() if e["step"] == "restore the clipboard"]
+    assert "copy any text of your own" in clip["by_hand"] and TOKEN in clip["by_hand"]

@@ -8,6 +8,7 @@ import pytest
 from fakeshell import FakeShell
 
 from harness.device import groundtruth
+from harness.errors import DeviceLost
 
 
 def full_device(data: Path) -> FakeShell:
@@ -86,3 +87,10 @@ def test_a_broken_link_is_logged_not_raised(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.WARNING):
         assert groundtruth.collect(Gone(), sdk=28, root=None) == {}
     assert "could not run" in caplog.text
+
+
+def test_a_lost_device_is_raised_not_logged_as_a_missing_value() -> None:
+    shell = FakeShell()
+    shell.unplug()
+    with pytest.raises(DeviceLost):
+        groundtruth.collect(shell, sdk=34, root=None)
