@@ -59,7 +59,7 @@ const LINE_ENTRY_SIZE = 16;
  * only its array), methods by count. A full table is cleared: hot call sites refill it at
  * once. */
 const STACKS_MAX_FRAMES = 1 << 18;
-const METHODS_MAX = 50000;
+const METHODS_MAX = 20000;
 /** Thread names kept (one per thread id seen). */
 const NAMES_MAX = 4096;
 

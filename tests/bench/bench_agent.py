@@ -11,7 +11,8 @@
    whether issue 5's target (10,000 events/s, none lost) is met.
 3. The agent's memory under the burst: Frida's heap (Frida.heapSize) and the process VmRSS.
 4. Where a Java event's time goes: microseconds per step of the recording path, measured
-   inside a hooked call by tests/bench/agent_parts.ts (the bridge's wrappers vs raw JNI).
+   inside a hooked call by tests/bench/agent_parts.ts (the bridge's wrappers vs raw JNI vs
+   JVMTI); `parts-deep` times each step once per hooked call, 4 and 44 frames deep.
 
 Each program times its own loop twice: before the agent is attached, then with it.
 """
@@ -103,7 +104,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(name: str, command: list[str], catalogue: Catalogue, calls: int,
-            options: dict[str, Any], work: Path) -> None:
+            options: dict[str, Any], work: Path) -> str:
+    """Runs one program hooked; prints its figures and returns the target line's verdict."""
     recorder = Recorder(work / f"run-{name}")
     instrumenter = Instrumenter(recorder, catalogue, build_agent(), LOCAL,
                                 agent_options=options)
@@ -178,9 +180,16 @@ def measure(name: str, command: list[str], catalogue: Catalogue, calls: int,
           f"{'MET' if met else 'NOT MET'}")
     print(f"  memory    agent heap peak {peak['heap'] / 1e6:.1f} MB; VmRSS {rss_before / 1e3:.0f}"
           f" -> peak {peak['rss'] / 1e3:.0f} MB")
+    fallback = [e["data"].get("message", "") for e in lines if e["type"] == "agent.error"
+                and "JVMTI" in str(e["data"].get("message", ""))]
+    if depths:  # Java events: which stack reader recorded them (java_hooks.ts chooses)
+        print(f"  stacks    read by {'JNI: ' + fallback[0] if fallback else 'JVMTI'}")
+    return (f"{f'{depths[0]} frames: ' if depths else ''}{rate:,.0f} events/s, "
+            f"{'none lost' if recorded == calls_made and not dropped else 'LOSS'} -> "
+            f"{'MET' if met else 'NOT MET'}")
 
 
-def parts(classes: Path, work: Path, depth: int) -> None:
+def parts(classes: Path, work: Path, depth: int, per_call: bool = False) -> None:
     """Per-step costs of recording a Java event (agent_parts.ts, in a copy of hooks/ so the
     compiler finds frida-java-bridge and the agent's modules)."""
     project = work / "parts"
@@ -188,9 +197,13 @@ def parts(classes: Path, work: Path, depth: int) -> None:
     os.symlink(hooks_dir() / "node_modules", project / "node_modules")
     for name in ("package.json", "tsconfig.json"):
         shutil.copy(hooks_dir() / name, project / name)
-    shutil.copy(Path(__file__).with_name("agent_parts.ts"), project / "parts.ts")
+    script = Path(__file__).with_name("agent_parts.ts").read_text(encoding="utf-8")
+    (project / "parts.ts").write_text(script.replace(
+        "const PER_CALL = false;", f"const PER_CALL = {'true' if per_call else 'false'};"))
     source = frida_adapter.compile_agent(project / "parts.ts", project)
-    process = subprocess.Popen(["java", "-cp", str(classes), "bench.Loop", "1", str(depth)],
+    # Per call: 2000 calls, each timing every step once (agent_parts.ts, PerCall).
+    calls = "2100" if per_call else "1"
+    process = subprocess.Popen(["java", "-cp", str(classes), "bench.Loop", calls, str(depth)],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert process.stdin is not None and process.stdout is not None
     process.stdout.readline()
@@ -219,7 +232,8 @@ def parts(classes: Path, work: Path, depth: int) -> None:
         process.stdin.write("end\n")
         process.stdin.flush()
         process.wait(30)
-    print(f"jvm: cost per step inside a hooked call ({payload['frames']} frames deep)")
+    mode = f", {payload['mode']}" if "mode" in payload else ""
+    print(f"jvm: cost per step inside a hooked call ({payload['frames']} frames deep{mode})")
     for name, micros in payload["parts"].items():
         print(f"  {name:<42} {micros:>8.1f} us")
 
@@ -227,16 +241,17 @@ def parts(classes: Path, work: Path, depth: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=50000)
-    parser.add_argument("--only", choices=("native", "jvm", "jvm-deep", "parts"),
+    parser.add_argument("--only", choices=("native", "jvm", "jvm-deep", "parts", "parts-deep"),
                         help="run one part (default: all)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     try:
         subprocess.run(["gcc", "-O0", "-o", str(work / "native"), "-x", "c", "-", "-rdynamic"],
                        input=NATIVE, text=True, check=True)
+        verdicts: dict[str, str] = {}
         if args.only in (None, "native"):
-            measure("native", [str(work / "native"), str(args.calls)], Catalogue(()),
-                    args.calls, {"plaintext": False}, work)
+            verdicts["native"] = measure("native", [str(work / "native"), str(args.calls)],
+                                         Catalogue(()), args.calls, {"plaintext": False}, work)
         src = work / "src"
         for rel, text in (("android/telephony/TelephonyManager.java", JAVA_STUB),
                           ("bench/Loop.java", JAVA_DRIVER)):
@@ -249,20 +264,29 @@ def main() -> None:
                                method="getDeviceId", overloads=None, category="device_id",
                                data_type="imei")
         if args.only in (None, "jvm"):
-            measure("jvm", ["java", "-cp", str(work / "classes"), "bench.Loop",
-                            str(max(args.calls // 5, 1000))], Catalogue((entry,)), args.calls,
-                    {"native": False, "plaintext": False}, work)
+            verdicts["jvm"] = measure(
+                "jvm", ["java", "-cp", str(work / "classes"), "bench.Loop",
+                        str(max(args.calls // 5, 1000))], Catalogue((entry,)), args.calls,
+                {"native": False, "plaintext": False}, work)
         if args.only in (None, "jvm-deep"):
             # The same with 40 more frames under the hooked call, like an app's UI thread.
-            measure("jvm-deep40", ["java", "-cp", str(work / "classes"), "bench.Loop",
-                                   str(max(args.calls // 5, 1000)), "40"],
-                    Catalogue((entry,)), args.calls, {"native": False, "plaintext": False},
-                    work)
+            verdicts["jvm-deep40"] = measure(
+                "jvm-deep40", ["java", "-cp", str(work / "classes"), "bench.Loop",
+                               str(max(args.calls // 5, 1000)), "40"],
+                Catalogue((entry,)), args.calls, {"native": False, "plaintext": False}, work)
+        if verdicts:
+            print(f"issue 5 target (>= {TARGET_EVENTS_PER_S:,} events/s, none lost), per depth:")
+            for name, verdict in verdicts.items():
+                print(f"  {name:<11} {verdict}")
         if args.only in (None, "parts"):
-            # Shallow only: thousands of JVM calls inside one hooked call with 40 frames
-            # below have stalled HotSpot at a GC safepoint here (a Frida thread never
-            # reached it); the recording path, a few calls per hooked call, has not.
+            # Many rounds inside one hooked call: shallow only, thousands of JVM calls inside
+            # one hooked call with 40 frames below have stalled HotSpot at a GC safepoint
+            # here (a Frida thread never reached it); the recording path has not.
             parts(work / "classes", work / "parts", 0)
+        if args.only in (None, "parts-deep"):
+            # Each step once per hooked call, as the recording path runs, on both depths.
+            parts(work / "classes", work / "parts-shallow", 0, per_call=True)
+            parts(work / "classes", work / "parts-deep", 40, per_call=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
