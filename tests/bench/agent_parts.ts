@@ -91,15 +91,14 @@ function jvmtiParts({ reader, handle, getStackTrace }: JvmtiSetup): Record<strin
     const countAt = frames.add(64 * 16);
     getStackTrace(handle, NULL, 0, 64, frames, countAt);
     const count = countAt.readS32();
-    const key = () => String.fromCharCode.apply(null,
-        new Uint16Array(frames.readByteArray(count * 16)!) as unknown as number[]);
+    const key = () => Checksum.compute("sha1", frames.readByteArray(count * 16)!);
     const map = new Map([[key(), 1]]);
     const k = key();
     reader.read(); // fills its caches
     return {
         "JVMTI GetStackTrace (64 max)": time(() => getStackTrace(handle, NULL, 0, 64, frames,
             countAt), MANY),
-        "JVMTI frames -> key (readByteArray+fromCharCode)": time(key, MANY),
+        "JVMTI key: SHA-1 of the frames": time(key, MANY),
         "JVMTI Map lookup by key": time(() => map.get(k), MANY),
         "Memory.alloc(1028)": time(() => Memory.alloc(64 * 16 + 4), MANY),
         "JVMTI stack + thread name (total, cached)": time(() => reader.read(), MANY),

@@ -182,7 +182,7 @@ def measure(name: str, command: list[str], catalogue: Catalogue, calls: int,
           f" -> peak {peak['rss'] / 1e3:.0f} MB")
     fallback = [e["data"].get("message", "") for e in lines if e["type"] == "agent.error"
                 and "JVMTI" in str(e["data"].get("message", ""))]
-    if depths:  # Java events: which stack reader recorded them (java_hooks.ts chooses)
+    if catalogue.entries:  # Java hooks: which stack reader recorded them (java_hooks.ts)
         print(f"  stacks    read by {'JNI: ' + fallback[0] if fallback else 'JVMTI'}")
     return (f"{f'{depths[0]} frames: ' if depths else ''}{rate:,.0f} events/s, "
             f"{'none lost' if recorded == calls_made and not dropped else 'LOSS'} -> "
