@@ -11,9 +11,8 @@ import contextlib
 import json
 import logging
 import os
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -21,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from harness import __version__
 from harness.capture.har import write_har
 from harness.capture.proxy import WIREGUARD_PORT, CaptureMode, MitmdumpProcess
+from harness.device.bounded import run_bounded
 from harness.device.canaries import (
     CANARY_EVENT,
     GROUND_TRUTH_EVENT,
@@ -32,6 +32,7 @@ from harness.device.wireguard import parse_client_config, public_key, redact_cli
 from harness.errors import (
     CaptureError,
     ConfigError,
+    DeviceError,
     DeviceLost,
     HarnessError,
     InstrumentationError,
@@ -60,18 +61,29 @@ LINK_LOST = ("device-lost", "connection-terminated")
 PROBE_EVERY = 2.0
 #: Seconds detaching Frida may take after the device is gone, before the run moves on.
 DETACH_TIMEOUT = 10.0
+#: Seconds stopping the app (agent flush, kill, detach) or removing the canaries may take
+#: before a round trip to the device decides whether it is hung (adbutils and Frida would
+#: wait minutes).
+CLEANUP_TIMEOUT = 30.0
 
 
 @runtime_checkable
 class LosableTarget(Protocol):
     """A target whose device can go away mid-run (android; the local host cannot)."""
 
-    def device_lost(self) -> str | None:
-        """Why the device cannot be reached now, or None (a quick, bounded check)."""
+    def device_lost(self, *, confirm: bool = False) -> str | None:
+        """Why the device cannot be used now, or None (bounded). Without ``confirm`` the
+        cheap periodic check; with it, after a failure, a real round trip to the device and
+        a check that the run's links to it (adb reverse) are still there."""
         ...
 
     def mark_lost(self, reason: str) -> None:
         """Send the device no more commands; close lists what it could not undo."""
+        ...
+
+    def device_back(self) -> bool:
+        """After :meth:`mark_lost`: does the device answer again (then commands go to it
+        again)? The rule close uses; asked once before cleanup gives up on it."""
         ...
 
     def leftovers(self) -> list[dict[str, str]]:
@@ -154,6 +166,8 @@ class Session:
         self._next_probe = 0.0
         self._not_restored: list[dict[str, str]] = []
         """Session-side cleanup not done because the device was gone (canaries)."""
+        self._back: bool | None = None
+        """After a loss: whether the device answered again when cleanup asked (once)."""
 
     # -- AppControl (used by the scenario runner) -----------------------------------------
 
@@ -200,7 +214,8 @@ class Session:
     def _check_frida_link(self, reason: str) -> None:
         if not reason.startswith(LINK_LOST):
             return
-        gone = self.target.device_lost() if isinstance(self.target, LosableTarget) else None
+        gone = (self.target.device_lost(confirm=True) if isinstance(self.target, LosableTarget)
+                else None)
         if gone is not None:
             raise DeviceLost(f"Frida lost the device ({reason}); adb: {gone}", cause=gone)
         raise InstrumentationError(
@@ -306,7 +321,7 @@ class Session:
             return exc
         if not isinstance(self.target, LosableTarget):
             return None
-        gone = self.target.device_lost()
+        gone = self.target.device_lost(confirm=True)
         if gone is None:
             return None
         return DeviceLost(f"the device is gone ({gone}): {exc}", cause=gone)
@@ -372,23 +387,63 @@ class Session:
         if instrumenter is None:
             return
         instrumenter.expect_exit()
-        thread = threading.Thread(target=instrumenter.detach, name="detach-lost", daemon=True)
-        thread.start()
-        thread.join(DETACH_TIMEOUT)
-        if thread.is_alive():
+        try:
+            self._bounded(instrumenter.detach, DETACH_TIMEOUT, "detaching Frida")
+        except TimeoutError as exc:
             self.recorder.record("agent.error", {
-                "message": f"detaching Frida did not finish within {DETACH_TIMEOUT:g}s "
-                "after the device was lost"})
+                "message": f"detaching Frida after the device was lost: {exc}"})
+        except HarnessError as exc:
+            log.warning("detaching Frida from the lost device failed: %s", exc)
+
+    def _bounded(self, step: Callable[[], None], seconds: float, label: str) -> None:
+        """``step`` given up after ``seconds`` (TimeoutError); what it raises after that
+        is still recorded (the bundle keeps it, or counts it once closed)."""
+        def late(exc: BaseException) -> None:
+            self.recorder.record("agent.error", {
+                "message": f"{label} failed after the run gave up on it: "
+                           f"{type(exc).__name__}: {exc}"})
+        run_bounded(step, seconds, label, late=late)
+
+    def _device_back(self) -> bool:
+        """Whether cleanup may send the device commands: no loss recorded, or the device
+        answers again (asked once, by the rule AndroidTarget.close uses)."""
+        if self._lost is None:
+            return True
+        if self._back is None:
+            self._back = isinstance(self.target, LosableTarget) and self.target.device_back()
+            if self._back:
+                self.recorder.record("device.back", {"after": self._lost_during})
+        return self._back
+
+    def _hung(self, what: str, exc: TimeoutError) -> DeviceLost | None:
+        """A cleanup step that did not finish: DeviceLost when a round trip says the device
+        is gone or hung, else None (the step was only slow or stuck on the host)."""
+        gone = (self.target.device_lost(confirm=True) if isinstance(self.target, LosableTarget)
+                else None)
+        if gone is None:
+            return None
+        return DeviceLost(f"{what} did not finish ({exc}) and the device does not answer "
+                          f"({gone})", cause=gone)
 
     def _undo_canaries(self, canaries: CanarySet) -> None:
-        if self._lost is None:
+        if self._device_back():
             try:
-                canaries.undo()
+                self._bounded(canaries.undo, CLEANUP_TIMEOUT, "removing the canaries")
                 return
             except DeviceLost as exc:
                 self._device_lost(exc, during="removing the canaries")
-        self._not_restored += [{"step": label, "by_hand": f"on the device: {label}",
-                                "why": "device lost"} for label in canaries.pending()]
+            except TimeoutError as exc:
+                lost = self._hung("removing the canaries", exc)
+                if lost is None:
+                    raise DeviceError(f"removing the canaries did not finish: {exc}; remove "
+                                       "them by hand: " + "; ".join(
+                                           e["by_hand"] for e in canaries.pending())) from exc
+                self._device_lost(lost, during="removing the canaries")
+        self._not_restored += [{**entry, "why": f"device lost ({self._lost_cause()})"}
+                               for entry in canaries.pending()]
+
+    def _lost_cause(self) -> str:
+        return (self._lost.cause or str(self._lost)) if self._lost is not None else ""
 
     def _run(self, stack: contextlib.ExitStack, catalogue: Catalogue,
              bundle: AgentBundle) -> None:
@@ -427,6 +482,17 @@ class Session:
             log.warning("the app ended itself after the refusal; remaining steps skipped")
             return
         self._settle()
+        self._check_links()
+
+    def _check_links(self) -> None:
+        """Before calling the run complete: the device still answers and its links are in
+        place. An adb server restart the periodic check missed drops the adb reverse, and
+        the app's traffic silently stops reaching the proxy: that run is not complete."""
+        if not isinstance(self.target, LosableTarget):
+            return
+        gone = self.target.device_lost(confirm=True)
+        if gone is not None:
+            raise DeviceLost(f"the device's link broke during the run ({gone})", cause=gone)
 
     def _start_proxy(self, stack: contextlib.ExitStack, wireguard: WireGuardTarget | None
                      ) -> tuple[MitmdumpProcess, WireGuardEndpoint | None]:
@@ -525,23 +591,29 @@ class Session:
         if self._spawned is None:
             return
         self._phase = "stopping the app"
-        if self._lost is not None:
-            self._release_instrumenter()
+        if self._device_back():
             try:
-                self.target.stop_app(self.app)  # a lost android target only notes it
+                self._bounded(lambda: self._stop_app("session end"), CLEANUP_TIMEOUT,
+                              "stopping the app")
+                return
+            except DeviceLost as exc:  # the scenario was done; what is left of cleanup adapts
+                self._device_lost(exc)
+            except TimeoutError as exc:
+                lost = self._hung("stopping the app", exc)
+                if lost is None:
+                    log.warning("stopping the app did not finish: %s", exc)
+                    return
+                self._device_lost(lost)
             except HarnessError as exc:
                 log.warning("stopping the app failed: %s", exc)
-            self.recorder.record("app.stop", {"reason": "device lost", "package": self.package,
-                                              "done": False})
-            return
+                return
+        self._release_instrumenter()
         try:
-            self._stop_app("session end")
-        except DeviceLost as exc:  # the scenario was done; what is left of cleanup adapts
-            self._device_lost(exc)
-            self.recorder.record("app.stop", {"reason": "device lost", "package": self.package,
-                                              "done": False})
+            self.target.stop_app(self.app)  # a lost android target only notes it
         except HarnessError as exc:
             log.warning("stopping the app failed: %s", exc)
+        self.recorder.record("app.stop", {"reason": "device lost", "package": self.package,
+                                          "done": False})
 
     def _stop_proxy(self) -> None:
         if self._proxy is None:

@@ -8,17 +8,18 @@ as it found it (above all: no global proxy pointing at a proxy that is gone).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import shlex
 import tempfile
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.device import cacert, commands, frida_server, groundtruth, parsers, wireguard
+from harness.device.bounded import run_bounded
 from harness.device.shell import DeviceShell, RootMode, check_output, detect_root, root_shell
 from harness.errors import ConfigError, DeviceError, DeviceLost
 from harness.files import sha256_file
@@ -67,7 +68,11 @@ class AndroidTarget:
         self._undo: list[tuple[str, Callable[[], None], str]] = []
         self._leftovers: list[dict[str, str]] = []
         self.lost: str | None = None
-        """Why the device went away mid-run (set by :meth:`mark_lost`), or None."""
+        """Why the device went away mid-run (set by :meth:`mark_lost`), or None; cleared
+        when :meth:`device_back` finds it answering again."""
+        self._was_lost = False
+        self._reverse: str | None = None
+        """The ``adb reverse`` the app's proxy rides on (regular capture), to check it."""
         self._ui: UiDriver | None = None
         self._wireguard_endpoint = wireguard_endpoint
         self._tunnel_timeout = tunnel_timeout
@@ -155,9 +160,10 @@ class AndroidTarget:
             check_output(self.device, commands.get_global_http_proxy(),
                          what="Reading the global proxy setting"))
         spec = commands.reverse_spec(proxy.port)
-        self.device.reverse(spec, spec)
         self._on_close(f"remove adb reverse {spec}", lambda: self.device.reverse_remove(spec),
                        f"adb -s {self.serial} reverse --remove {spec}")
+        self.device.reverse(spec, spec)
+        self._reverse = spec
         restore = commands.restore_global_http_proxy(previous)
         # Registered before the change: if `put` half-worked, close still restores.
         self._on_close(f"restore http_proxy ({previous or 'none'})",
@@ -172,19 +178,28 @@ class AndroidTarget:
         except OSError as exc:
             raise DeviceError(f"{ca_pem}: cannot read the proxy CA ({exc}); start mitmdump once "
                               "so it creates ~/.mitmproxy/mitmproxy-ca-cert.pem") from exc
+        # Registered before the change: a device lost half-way may keep the tmpfs mount, and
+        # the user must be told how to remove it (umount of an unmounted store is harmless).
+        root = self.root
+        marker = len(self._undo)
+        if root is not None:
+            for command in reversed(cacert.build_undo(self.sdk)):  # popped in build_undo order
+                line = commands.as_root(command, root)
+                self._on_close(f"undo CA: {command}",
+                               functools.partial(self._must, line, "Removing the proxy CA"),
+                               self._by_hand(line, root=root))
         try:
-            done = cacert.install_ca(self.device, pem, sdk=self.sdk, root=self.root)
+            done = cacert.install_ca(self.device, pem, sdk=self.sdk, root=root)
+        except DeviceLost:
+            raise
         except DeviceError as exc:
+            del self._undo[marker:]  # install_ca undid its own half-done change
             if self._require_ca:
                 raise
             log.warning("proxy CA not trusted, HTTPS will not be decrypted: %s", exc)
             return {"trusted": False, "reason": str(exc)}
-        root = self.root
-        for command in reversed(done.undo):  # the stack pops them in done.undo's order
-            line = commands.as_root(command, root) if root else command
-            self._on_close(f"undo CA: {command}",
-                           functools.partial(self._must, line, "Removing the proxy CA"),
-                           self._by_hand(line))
+        if not done.undo:  # already trusted: nothing was changed
+            del self._undo[marker:]
         return {"trusted": True, "file": done.name, "preinstalled": done.already_trusted}
 
     # --- WireGuard capture ----------------------------------------------------------------
@@ -255,11 +270,18 @@ class AndroidTarget:
             raise DeviceError(f"cannot read WireGuard's preferences {store} ({exc}); open the "
                               "app once, or clear its data, and run again") from exc
         # Registered before each change, so a half-done change is still undone at close.
+        was_on = original is not None and wireguard.boolean_value(wireguard.preference_keys(
+            original).get(wireguard.REMOTE_CONTROL_KEY, b"")) is True
+        if original is None:
+            by_hand = self._by_hand(commands.as_root(wireguard.remove(store), root), root=root)
+        elif was_on:
+            by_hand = "nothing: \"Allow remote control apps\" was already on in the WireGuard app"
+        else:  # no shell command writes the app's DataStore file back as the app owns it
+            by_hand = ("in the WireGuard app's settings switch \"Allow remote control apps\" "
+                       "back off (it was off; consentry switched it on)")
         self._on_close("restore the WireGuard app's preferences",
                        functools.partial(self._restore_app_file, store, original, place, root),
-                       self._by_hand(commands.as_root(wireguard.remove(store), root))
-                       if original is None else "in the WireGuard app's settings switch "
-                       "\"Allow remote control apps\" back off (consentry switched it on)")
+                       by_hand)
         root_shell(self.device, root, wireguard.make_private_dirs(
             [wireguard.files_dir(), wireguard.datastore_dir()], owner, context),
             what="Creating the WireGuard app's files dir")
@@ -268,7 +290,7 @@ class AndroidTarget:
         remove_conf = commands.as_root(wireguard.remove(conf), root)
         self._on_close(f"remove {conf}", functools.partial(
             self._must, remove_conf, "Removing the consentry WireGuard tunnel"),
-            self._by_hand(remove_conf))
+            self._by_hand(remove_conf, root=root))
         place(endpoint.client_config.encode("utf-8"), conf)
         # Newest first at close: tunnel down, app stopped (forgets the tunnel), then files.
         self._on_close("stop the WireGuard app", functools.partial(
@@ -278,7 +300,7 @@ class AndroidTarget:
         self._on_close("bring the WireGuard tunnel down",
                        functools.partial(self._broadcast, wireguard.ACTION_DOWN, root),
                        self._by_hand(commands.as_root(wireguard.broadcast(wireguard.ACTION_DOWN),
-                                                      root)))
+                                                      root), root=root))
         self._broadcast(wireguard.ACTION_UP, root)
         network = self._wait_for_tunnel()
         return {"managed": True, "tunnel": wireguard.TUNNEL, "interface": network.interface,
@@ -340,33 +362,43 @@ class AndroidTarget:
         if not present:
             return None
         staged = wireguard.staging_path("pull-" + Path(path).name)
-        root_shell(self.device, root, wireguard.make_staging(), what="Creating a staging dir")
-        try:
+        with self._staging(root):
             root_shell(self.device, root, wireguard.copy_out(path, staged),
                        what=f"Copying {path} out")
             with tempfile.TemporaryDirectory() as tmp:
                 local = Path(tmp) / "file"
                 self.device.pull(staged, local)
                 return local.read_bytes()
-        finally:
-            root_shell(self.device, root, wireguard.remove_staging(),
-                       what="Removing the staging dir")
 
     def _put_app_file(self, data: bytes, path: str, *, owner: str, context: str,
                       root: RootMode) -> None:
         """Write ``path`` in the app's private dir as the app itself would have."""
         staged = wireguard.staging_path(Path(path).name)
-        root_shell(self.device, root, wireguard.make_staging(), what="Creating a staging dir")
-        try:
+        with self._staging(root):
             with tempfile.TemporaryDirectory() as tmp:
                 local = Path(tmp) / Path(path).name
                 local.write_bytes(data)
                 self.device.push(local, staged)
             root_shell(self.device, root, wireguard.copy_in(staged, path, owner, context),
                        what=f"Writing {path}")
-        finally:  # the staged copy may hold a private key
+
+    @contextlib.contextmanager
+    def _staging(self, root: RootMode) -> Iterator[None]:
+        """The staging dir for one copy, removed after it. Its undo step is on the stack
+        while it exists: a staged copy may hold the tunnel's private key, and a device lost
+        mid-copy must leave the user the command that removes it."""
+        remove = commands.as_root(wireguard.remove_staging(), root)
+        step = ("remove the staging dir " + wireguard.STAGING,
+                functools.partial(self._must, remove, "Removing the staging dir"),
+                self._by_hand(remove, root=root))
+        self._undo.append(step)
+        root_shell(self.device, root, wireguard.make_staging(), what="Creating a staging dir")
+        try:
+            yield
+        finally:
             root_shell(self.device, root, wireguard.remove_staging(),
                        what="Removing the staging dir")
+            self._undo.remove(step)  # only once it is really gone
 
     def _restore_app_file(self, path: str, original: bytes | None,
                           place: Callable[[bytes, str], None], root: RootMode) -> None:
@@ -398,15 +430,34 @@ class AndroidTarget:
                                lambda: self.device.forward_remove(f"tcp:{port}"),
                                f"adb -s {self.serial} forward --remove tcp:{port}")
         before = frida_server.running_pids(self.device)
-        status = frida_server.ensure_running(
-            self.device, root=self.root, host_version=version,
-            abi=self.props().get("ro.product.cpu.abi", "unknown"), listen=listen)
+        root = self.root or "su"
         if not before:
+            # Registered before the start: a device lost while it starts must still say how
+            # to stop it (its pid unknown yet: every frida-server, none ran before).
+            kill_all = commands.as_root("kill $(pidof frida-server)", root)
+            pending = ("stop the frida-server consentry started",
+                       functools.partial(self._must, kill_all, "Stopping frida-server"),
+                       self._by_hand(kill_all, root=root))
+            self._undo.append(pending)
+        try:
+            status = frida_server.ensure_running(
+                self.device, root=self.root, host_version=version,
+                abi=self.props().get("ro.product.cpu.abi", "unknown"), listen=listen)
+        except DeviceLost:
+            raise
+        except DeviceError:
+            if not before:
+                self._undo.remove(pending)  # it did not start: nothing to stop
+            raise
+        if not before:
+            self._undo.remove(pending)
             for pid in status.pids:
-                kill = commands.as_root(commands.kill(pid), self.root or "su")
+                # Only if that pid is still frida-server: after a reboot it may be anything.
+                kill = commands.as_root(
+                    f"pidof frida-server | grep -qw {pid} && {commands.kill(pid)}", root)
                 self._on_close(f"stop frida-server {pid}",
                                functools.partial(self._must, kill, "Stopping frida-server"),
-                               self._by_hand(kill))
+                               self._by_hand(kill, root=root))
         return {"version": status.version, "pids": status.pids, "started": not before}
 
     def spawn(self, app: AppSpec) -> SpawnedApp:
@@ -437,7 +488,7 @@ class AndroidTarget:
         if self._ui is None:
             from harness.ui.u2 import Uiautomator2Driver
 
-            self._ui = Uiautomator2Driver(self.serial, lost_reason=self.device.lost_reason)
+            self._ui = Uiautomator2Driver(self.serial, lost_reason=self.device.confirm_lost)
         return self._ui
 
     def ground_truth(self) -> dict[str, list[str]]:
@@ -452,22 +503,58 @@ class AndroidTarget:
         """Push an undo step; ``by_hand`` is how the user undoes it when close cannot."""
         self._undo.append((label, undo, by_hand))
 
-    def _by_hand(self, command: str) -> str:
-        return f"adb -s {self.serial} shell {shlex.quote(command)}"
+    def _by_hand(self, command: str, *, root: RootMode | None = None) -> str:
+        """The adb command line that runs ``command``; as root through adbd it needs
+        ``adb root`` first (a reboot puts adbd back to the shell user)."""
+        shell = f"adb -s {self.serial} shell {shlex.quote(command)}"
+        if root == "adbd":
+            return f"adb -s {self.serial} root && adb -s {self.serial} wait-for-device " + \
+                shell.removeprefix(f"adb -s {self.serial} ")
+        return shell
 
     def _left(self, step: str, by_hand: str, why: str) -> None:
         self._leftovers.append({"step": step, "by_hand": by_hand, "why": why})
 
     # --- a device that goes away ------------------------------------------------------------
 
-    def device_lost(self) -> str | None:
-        """Why the device cannot be reached now, or None (a bounded adb check)."""
-        return self.device.lost_reason()
+    def device_lost(self, *, confirm: bool = False) -> str | None:
+        """Why the device cannot be used now, or None. Without ``confirm`` the cheap check
+        the session makes every few seconds; with it (after a failure) a real round trip,
+        and the ``adb reverse`` the app's traffic rides on must still be there: an adb
+        server restart drops it silently, and the run would go on capturing nothing."""
+        if not confirm:
+            return self.device.lost_reason()
+        gone = self.device.confirm_lost()
+        if gone is not None or self._reverse is None or self.lost is not None:
+            return gone
+        try:
+            listed = self.device.reverse_list()
+        except DeviceLost as exc:
+            return exc.cause or str(exc)
+        except DeviceError as exc:
+            log.warning("cannot list the adb reverses of %s: %s", self.serial, exc)
+            return None
+        if self._reverse not in listed:
+            return (f"adb reverse {self._reverse} is gone, so the app's traffic no longer "
+                    "reaches the proxy: the adb server restarted")
+        return None
+
+    def device_back(self) -> bool:
+        """After a loss: does the device answer again (a real round trip)? Then commands
+        go to it again (close and the session's cleanup undo everything as usual)."""
+        if self.lost is None:
+            return True
+        if self.device.confirm_lost() is not None:
+            return False
+        log.warning("device %s answers again: undoing the run's changes", self.serial)
+        self.lost = None
+        return True
 
     def mark_lost(self, reason: str) -> None:
         """The device went away: stop sending it commands; close only checks whether it came
         back, and lists what it could not undo (:meth:`leftovers`)."""
         self.lost = reason
+        self._was_lost = True
 
     def leftovers(self) -> list[dict[str, str]]:
         """Changes made to the device that close could not undo: ``step``, ``by_hand`` (the
@@ -477,15 +564,15 @@ class AndroidTarget:
     def close(self) -> None:
         """Run every undo step, newest first; report all that failed together.
 
-        A device lost before close is checked once: if it is back (an adb server restart)
-        everything is undone as usual, else nothing is tried and every step is listed in
-        :meth:`leftovers`. A device lost during close stops it the same way (DeviceLost)."""
+        A device lost before close is checked once (:meth:`device_back`): if it is back (an
+        adb server restart) everything is undone as usual, else nothing is tried and every
+        step is listed in :meth:`leftovers`. A device lost or hung during close stops it the
+        same way (DeviceLost): one step is waited for at most UNDO_TIMEOUT, then a round
+        trip decides."""
         # After a loss the session already fails with DeviceLost: only list what is left.
-        quiet = self.lost is not None
+        quiet = self._was_lost
+        self.device_back()
         lost = self.lost
-        if lost is not None and self.device.lost_reason() is None:
-            log.warning("device %s answers again: undoing the run's changes", self.serial)
-            lost = None
         failures: list[str] = []
         while self._undo:
             label, undo, by_hand = self._undo.pop()
@@ -493,18 +580,21 @@ class AndroidTarget:
                 self._left(label, by_hand, f"device lost ({lost})")
                 continue
             try:
-                _bounded(undo, UNDO_TIMEOUT, label)
+                run_bounded(undo, UNDO_TIMEOUT, f"undo: {label}")
             except DeviceLost as exc:
                 lost = exc.cause or str(exc)
                 self._left(label, by_hand, f"device lost ({lost})")
             except Exception as exc:  # noqa: BLE001 - keep restoring; reported below
-                if isinstance(exc, TimeoutError):  # hung: is the device still there?
-                    lost = self.device_lost()
+                if isinstance(exc, TimeoutError):  # hung: does the device still answer?
+                    lost = self.device.confirm_lost()
+                if lost is not None:
+                    self._left(label, by_hand, f"device lost ({lost}) after {exc}")
+                    continue
                 log.error("could not %s on %s: %s", label, self.serial, exc)
                 failures.append(f"{label}: {exc}\n    by hand: {by_hand}")
                 self._left(label, by_hand, str(exc))
         if lost is not None:
-            self.lost = lost
+            self.mark_lost(lost)
         if quiet:
             return
         if lost is not None:
@@ -519,27 +609,6 @@ class AndroidTarget:
                 + "\n  ".join(failures)
                 + "\n(`adb shell settings put global http_proxy :0` removes a stale proxy)"
             )
-
-
-def _bounded(step: Callable[[], None], seconds: float, label: str) -> None:
-    """Run ``step``, giving up after ``seconds`` (TimeoutError): a command to a hung device
-    must not hold the run's end for adbutils' 10-minute socket timeout. The thread is left
-    behind on timeout (a daemon; its socket dies with the process)."""
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            step()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name=f"undo: {label}", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise TimeoutError(f"no answer within {seconds:g}s")
-    if failure:
-        raise failure[0]
 
 
 def describe_props(props: dict[str, str], serial: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from harness.device.adb import ADB_ERRORS, lost_message
 from harness.errors import DeviceLost, UiError
 from harness.ui.base import KEYS
 
-#: Why the device is gone, or None (``DeviceShell.lost_reason``).
+#: Why the device is gone, or None (``DeviceShell.confirm_lost``: asked after a failure).
 LostReason = Callable[[], "str | None"]
 
 

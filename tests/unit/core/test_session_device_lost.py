@@ -28,9 +28,12 @@ class Target:
         self.probes = 0
         self.marked: str | None = None
 
-    def device_lost(self) -> str | None:
+    def device_lost(self, *, confirm: bool = False) -> str | None:
         self.probes += 1
         return self.gone
+
+    def device_back(self) -> bool:
+        return self.gone is None
 
     def mark_lost(self, reason: str) -> None:
         self.marked = reason

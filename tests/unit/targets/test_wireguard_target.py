@@ -18,7 +18,7 @@ import pytest
 from harness.commands.run import capture_usage_error
 from harness.device import wireguard as wg
 from harness.device.shell import ShellResult
-from harness.errors import ConfigError, DeviceError
+from harness.errors import ConfigError, DeviceError, DeviceLost
 from harness.session import wireguard_target
 from harness.targets.android import AndroidTarget
 from harness.targets.base import AppSpec, WireGuardEndpoint, WireGuardTarget
@@ -79,6 +79,7 @@ class WireGuardDevice(fakeshell.FakeShell):  # type: ignore[name-defined,misc]
         self.on(r"^logcat -d", (DATA / "wireguard_logcat.txt").read_text())
 
     def shell(self, command: str, *, timeout: float = 60.0) -> ShellResult:
+        self._check_there(f"`{command}`")  # an unplugged device answers nothing
         inner = command
         if command.startswith("su 0 sh -c ") and command != "su 0 sh -c 'id -u'":
             if self.root_mode != "su":
@@ -369,3 +370,45 @@ def test_damaged_preferences_are_reported_and_left_alone(endpoint: WireGuardEndp
         t.prepare_wireguard(AppSpec(package=PKG), endpoint)
     t.close()
     assert fake.state() == before
+
+
+def test_a_device_lost_while_the_key_is_staged_says_how_to_remove_it(
+        endpoint: WireGuardEndpoint) -> None:
+    fake = WireGuardDevice()
+    real_push = fake.push
+
+    def push(local: Path, remote: str) -> None:
+        if remote.endswith(".conf"):  # the client config, with its private key
+            real_push(local, remote)
+            fake.unplug()
+            raise DeviceLost("gone mid-copy", cause="gone")
+        real_push(local, remote)
+
+    fake.push = push
+    t = target(fake)
+    with pytest.raises(DeviceLost):
+        t.prepare_wireguard(AppSpec(package=PKG), endpoint)
+    t.mark_lost("gone")
+    t.close()
+    left = {entry["step"]: entry["by_hand"] for entry in t.leftovers()}
+    assert left[f"remove the staging dir {wg.STAGING}"] == (
+        "adb -s emulator-5554 root && adb -s emulator-5554 wait-for-device shell "
+        f"{shlex.quote(wg.remove_staging())}")
+
+
+@pytest.mark.parametrize(("on", "expected"), [
+    (True, "nothing: \"Allow remote control apps\" was already on"),
+    (False, "switch \"Allow remote control apps\" back off (it was off; consentry switched"),
+])
+def test_the_preferences_by_hand_line_follows_the_users_setting(
+        endpoint: WireGuardEndpoint, on: bool, expected: str) -> None:
+    prefs = wg.set_boolean_preference(EXISTING_PREFS, wg.REMOTE_CONTROL_KEY, on)
+    fake = WireGuardDevice(prefs=prefs)
+    t = target(fake)
+    t.prepare_wireguard(AppSpec(package=PKG), endpoint)
+    fake.unplug()
+    t.mark_lost("gone")
+    t.close()
+    left = {entry["step"]: entry["by_hand"] for entry in t.leftovers()}
+    assert expected in left["restore the WireGuard app's preferences"]
+    assert f"remove the staging dir {wg.STAGING}" not in left  # removed after each copy
