@@ -57,6 +57,10 @@ class Recorder:
         self._failure: BaseException | None = None
         self.manifest: dict[str, Any] = {}
         self.counts: dict[str, int] = {}
+        self._closed = False
+        self.late: dict[str, int] = {}
+        """Events recorded after :meth:`close` (a helper thread given up on, finishing late),
+        by type: dropped, counted here so the manifest can say so."""
 
     # -- events ---------------------------------------------------------------------------
 
@@ -64,6 +68,10 @@ class Recorder:
                source: str = "host") -> Event:
         """Append one event now; thread-safe. Returns it with its sequence number."""
         with self._lock:
+            if self._closed:  # not a write failure: the bundle was complete without it
+                self.late[type] = self.late.get(type, 0) + 1
+                return Event(type=type, t=time.time() if t is None else t, source=source,
+                             data=data or {}, seq=0)
             self._seq += 1
             event = Event(type=type, t=time.time() if t is None else t, source=source,
                           data=data or {}, seq=self._seq)
@@ -132,6 +140,7 @@ class Recorder:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             try:
                 self._file.flush()
                 os.fsync(self._file.fileno())

@@ -220,8 +220,8 @@ class Session:
             raise DeviceLost(f"Frida lost the device ({reason}); adb: {gone}", cause=gone)
         raise InstrumentationError(
             f"Frida's link to the device ended ({reason}) while the device still answers: "
-            "frida-server was killed or crashed; check `adb shell pidof frida-server` and "
-            "run again")
+            "frida-server was killed or crashed, or the adb server restarted; check `adb "
+            "shell pidof frida-server` and run again")
 
     def _stop_app(self, why: str) -> None:
         # Flush, then kill, then detach: unloading hooks from a live process first is
@@ -655,6 +655,9 @@ class Session:
             self.recorder.check()
         except HarnessError as exc:
             status, reason = "incomplete", str(exc)
+        if self.recorder.late:
+            # A helper thread the run gave up on (detach, app stop) finished after the close.
+            extra["late_events_dropped"] = dict(self.recorder.late)
         self.recorder.write_manifest(
             ended_at=iso(now), t_end=now, status=status, incomplete_reason=reason,
             degraded=degraded,

@@ -55,3 +55,16 @@ def test_manifest_hashes_every_file(tmp_path):
     hashes = recorder.file_hashes()
     assert set(hashes) == {"events.jsonl", "screens/001-consent-accept.xml", "screens/001-consent-accept.png"}
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "incomplete"
+
+
+def test_an_event_after_close_is_dropped_and_counted_not_a_write_failure(tmp_path):
+    rec = Recorder(tmp_path / "run")
+    rec.record("session.end", {"status": "complete"})
+    rec.close()
+    late = threading.Thread(target=rec.record, args=("app.stop", {"reason": "session end"}))
+    late.start()  # a detach thread the session gave up on, finishing after the close
+    late.join()
+    rec.check()  # not "I/O operation on closed file"
+    assert rec.late == {"app.stop": 1}
+    lines = (tmp_path / "run" / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["session.end"]
