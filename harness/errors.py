@@ -22,6 +22,20 @@ Library code raises these; only ``cli.py`` turns them into a message and an exit
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from harness.session import SessionResult
+
+
+class Leftover(TypedDict):
+    """A change to the device that could not be undone."""
+
+    step: str
+    by_hand: str
+    """The command (or, where none exists, the action) that undoes it."""
+    why: str
+
 
 class HarnessError(Exception):
     """Base of all consentry errors. The message says what to do about it."""
@@ -74,8 +88,8 @@ class DeviceLost(DeviceError):
     the device that could not be undone (``step``, ``by_hand``, ``why``)."""
 
     def __init__(self, message: str, *, serial: str | None = None, cause: str | None = None,
-                 not_restored: list[dict[str, str]] | None = None,
-                 result: object | None = None) -> None:
+                 not_restored: list[Leftover] | None = None,
+                 result: SessionResult | None = None) -> None:
         self.serial = serial
         self.cause = cause
         self.not_restored = list(not_restored or [])

@@ -43,6 +43,15 @@ Event types and their ``data``:
            answered by the scenario's policy)
 ``explore.click`` / ``explore.done``  the explore step's clicks and summary
 ``scenario.stopped``  the scenario ended early (the app quit itself after a refusal)
+``device.lost``  the device went away mid-run (android): serial, cause, during (phase or
+           scenario step), step (the last ui.step), message; the run ends incomplete and
+           ``consentry run`` exits 4. The manifest then has ``device_lost`` {cause, during}
+``device.back``  a lost device answered again when cleanup asked (after: where it was lost);
+           the run's changes to it are undone as usual
+``device.not_restored``  steps: changes to the device cleanup could not undo, each {step,
+           by_hand: the command that undoes it, why}; also the manifest's ``not_restored``.
+           Events a helper thread wrote after the bundle closed are counted in the
+           manifest's ``late_events_dropped`` {type: count}
 Consent events carry ``layer`` (1 = first dialog, 2 = "you must agree" second layer, ...);
 ``app.foreground`` / ``app.background`` carry ``cause`` (``harness`` or ``app``).
 """

@@ -36,6 +36,7 @@ from harness.errors import (
     DeviceLost,
     HarnessError,
     InstrumentationError,
+    Leftover,
     UiError,
 )
 from harness.events import SCHEMA_VERSION
@@ -86,7 +87,7 @@ class LosableTarget(Protocol):
         again)? The rule close uses; asked once before cleanup gives up on it."""
         ...
 
-    def leftovers(self) -> list[dict[str, str]]:
+    def leftovers(self) -> list[Leftover]:
         """Changes to the device not undone: ``step``, ``by_hand``, ``why``."""
         ...
 
@@ -164,7 +165,7 @@ class Session:
         self._lost_during: str | None = None
         self._phase = "starting"
         self._next_probe = 0.0
-        self._not_restored: list[dict[str, str]] = []
+        self._not_restored: list[Leftover] = []
         """Session-side cleanup not done because the device was gone (canaries)."""
         self._back: bool | None = None
         """After a loss: whether the device answered again when cleanup asked (once)."""
@@ -358,7 +359,7 @@ class Session:
             return None
         return last
 
-    def _leftovers(self) -> list[dict[str, str]]:
+    def _leftovers(self) -> list[Leftover]:
         target = self.target.leftovers() if isinstance(self.target, LosableTarget) else []
         return [*target, *self._not_restored]
 
@@ -439,7 +440,8 @@ class Session:
                                        "them by hand: " + "; ".join(
                                            e["by_hand"] for e in canaries.pending())) from exc
                 self._device_lost(lost, during="removing the canaries")
-        self._not_restored += [{**entry, "why": f"device lost ({self._lost_cause()})"}
+        self._not_restored += [Leftover(step=entry["step"], by_hand=entry["by_hand"],
+                                        why=f"device lost ({self._lost_cause()})")
                                for entry in canaries.pending()]
 
     def _lost_cause(self) -> str:

@@ -27,6 +27,13 @@ from harness.targets.base import AppSpec, Target
 #: take it for an ordinary failure (1) nor start the next run on that device blindly.
 EXIT_DEVICE_LOST = 4
 
+EPILOG = f"""exit status:
+  0  the run ended (its status is in manifest.json)    1  it failed (the message says why)
+  2  usage error    {EXIT_DEVICE_LOST}  the device was lost mid-run    130  interrupted
+on {EXIT_DEVICE_LOST} the bundle is kept, analysed and marked incomplete; its manifest has
+device_lost (cause, during) and not_restored (each change left on the device and the command
+that undoes it, also printed); events.jsonl has device.lost and device.not_restored."""
+
 if TYPE_CHECKING:
     from harness.targets.android import AndroidTarget
     from harness.targets.local import LocalTarget
@@ -35,7 +42,8 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run", help="run a scenario against an app and write the evidence bundle",
-        description=__doc__)
+        description=__doc__, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("package", help="Android package name (e.g. com.example.app)")
     parser.add_argument("--apk", type=Path, help="install this APK first")
     parser.add_argument("--scenario", default="accept",

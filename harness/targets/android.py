@@ -21,7 +21,7 @@ from typing import Any
 from harness.device import cacert, commands, frida_server, groundtruth, parsers, wireguard
 from harness.device.bounded import run_bounded
 from harness.device.shell import DeviceShell, RootMode, check_output, detect_root, root_shell
-from harness.errors import ConfigError, DeviceError, DeviceLost
+from harness.errors import ConfigError, DeviceError, DeviceLost, Leftover
 from harness.files import sha256_file
 from harness.targets.base import (
     AppSpec,
@@ -66,7 +66,7 @@ class AndroidTarget:
         self._props: dict[str, str] | None = None
         self._root: RootMode | None = _UNSET
         self._undo: list[tuple[str, Callable[[], None], str]] = []
-        self._leftovers: list[dict[str, str]] = []
+        self._leftovers: list[Leftover] = []
         self.lost: str | None = None
         """Why the device went away mid-run (set by :meth:`mark_lost`), or None; cleared
         when :meth:`device_back` finds it answering again."""
@@ -513,7 +513,7 @@ class AndroidTarget:
         return shell
 
     def _left(self, step: str, by_hand: str, why: str) -> None:
-        self._leftovers.append({"step": step, "by_hand": by_hand, "why": why})
+        self._leftovers.append(Leftover(step=step, by_hand=by_hand, why=why))
 
     # --- a device that goes away ------------------------------------------------------------
 
@@ -556,7 +556,7 @@ class AndroidTarget:
         self.lost = reason
         self._was_lost = True
 
-    def leftovers(self) -> list[dict[str, str]]:
+    def leftovers(self) -> list[Leftover]:
         """Changes made to the device that close could not undo: ``step``, ``by_hand`` (the
         command that undoes it), ``why``."""
         return list(self._leftovers)
