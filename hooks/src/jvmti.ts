@@ -18,7 +18,7 @@
 
 import Java from "frida-java-bridge";
 
-import { Jni, StackAndThread, StackReader } from "./stack.js";
+import { JavaStackReader, Jni, StackAndThread, StackReader } from "./stack.js";
 
 const JVMTI_VERSION_1_0 = 0x30010000;
 // jvmtiCapabilities bits (jvmti.h): can_get_source_file_name, can_get_line_numbers. Both are
@@ -60,6 +60,9 @@ const LINE_ENTRY_SIZE = 16;
  * once. */
 const STACKS_MAX_FRAMES = 1 << 18;
 const METHODS_MAX = 20000;
+/** Frames read beyond the depth limit, to make up for hidden ones left out (Throwable's
+ * trace counts its depth after leaving them out; a method handle call has two or three). */
+const HIDDEN_SLACK = 16;
 /** Thread names kept (one per thread id seen). */
 const NAMES_MAX = 4096;
 
@@ -123,6 +126,11 @@ export class JvmtiStackReader implements StackReader {
      * GetStackTrace, so another thread can be reading its own stack meanwhile. */
     private free: NativePointer[] = [];
     private bufferSize: number;
+    /** Frames asked of GetStackTrace. */
+    private maxFrames: number;
+    /** For an event whose frames JVMTI cannot describe (a class unloaded meanwhile...): the
+     * same frames the slow way, so no event loses its stack. */
+    private fallback: JavaStackReader;
     private stacks = new Map<string, readonly string[]>();
     private stackFrames = 0;
     private methods = new Map<string, MethodText>();
@@ -189,15 +197,27 @@ export class JvmtiStackReader implements StackReader {
             ["pointer", "pointer"], OPTIONS);
         this.deleteGlobalRef = new NativeFunction(jniFn(DELETE_GLOBAL_REF), "void",
             ["pointer", "pointer"], OPTIONS);
-        this.bufferSize = 4 + depth * FRAME_INFO_SIZE;
+        this.maxFrames = depth + HIDDEN_SLACK;
+        this.bufferSize = 4 + this.maxFrames * FRAME_INFO_SIZE;
+        this.fallback = new JavaStackReader(depth);
     }
 
     read(): StackAndThread {
+        let stack: readonly string[];
+        try {
+            stack = this.stack();
+        } catch (e) {
+            return this.fallback.read();
+        }
+        return { stack, thread: this.threadName() };
+    }
+
+    private stack(): readonly string[] {
         const buffer = this.free.pop() ?? Memory.alloc(this.bufferSize);
         try {
             // The count goes at the end of the buffer: frames start at its (aligned) head.
-            const countAt = buffer.add(this.depth * FRAME_INFO_SIZE);
-            const error = this.getStackTrace(this.env, NULL, 0, this.depth, buffer, countAt);
+            const countAt = buffer.add(this.maxFrames * FRAME_INFO_SIZE);
+            const error = this.getStackTrace(this.env, NULL, 0, this.maxFrames, buffer, countAt);
             if (error !== 0) {
                 throw new Error(`JVMTI GetStackTrace failed: error ${error}`);
             }
@@ -216,7 +236,7 @@ export class JvmtiStackReader implements StackReader {
                 this.stacks.set(key, stack);
                 this.stackFrames += count;
             }
-            return { stack, thread: this.threadName() };
+            return stack;
         } finally {
             this.free.push(buffer);
         }
@@ -268,7 +288,7 @@ export class JvmtiStackReader implements StackReader {
     /** The frames' text, made from the method and line caches. */
     private resolve(buffer: NativePointer, count: number): readonly string[] {
         const out: string[] = [];
-        for (let i = 0; i < count; i++) {
+        for (let i = 0; i < count && out.length < this.depth; i++) {
             const at = buffer.add(i * FRAME_INFO_SIZE);
             const method = at.readPointer();
             const location = at.add(Process.pointerSize).readS64().toNumber();

@@ -4,6 +4,8 @@ Frames must read "class.method(File.java:line)" on every runtime: HotSpot's clas
 module prefixes are stripped, a hidden class's own slash is kept, and the stack reader's own
 frames (Thread.getStackTrace, ART's VMStack) are left out. The functions are pure, so they run
 in any process (a sleeping Python child here); the JVM path itself is proven by test_catalogue_jvm.
+On HotSpot the agent reads stacks through JVMTI (jvmti.ts): the last tests run both readers in
+one hooked call on a JVM, over stacks of every frame form, and require the same frames and name.
 """
 
 from __future__ import annotations
@@ -53,9 +55,15 @@ ART_STACK = ("[dalvik.system.VMStack.getThreadStackTrace(Native Method), "
              "com.example.app.Main.onCreate(Main.java:3)]")
 
 SCRIPT = """
+import { externalName, lineAt } from "./src/jvmti.js";
 import { frameText, parseFrames } from "./src/stack.js";
 const input = %s;
+const table = [0, 10, 5, 11, 5, 12, 9, 13];  // [start bci, line] pairs, a tie at 5
 send({
+    lines: [lineAt(table, 0), lineAt(table, 7), lineAt(table, 9), lineAt(table, 30),
+            lineAt([4, 20], 2), lineAt(null, 3)],
+    names: ["Lcom/example/Main$Inner;", "Lcom/example/Main$$Lambda$14.0x0000000800c0b000;",
+            "Ljava/lang/invoke/LambdaForm$MH.0x0000000800c10000;"].map(externalName),
     frames: input.frames.map((f: string) => frameText(f)),
     hotspot: parseFrames(input.hotspot, 64),
     art: parseFrames(input.art, 64),
@@ -106,6 +114,14 @@ def test_reader_frames_are_left_out_and_the_caller_comes_next(
         "com.example.app.Main.onCreate(Main.java:3)"]
 
 
+def test_jvmti_line_and_class_name_as_hotspot_gives_them(results: dict[str, Any]) -> None:
+    # Method::line_number_from_bci: an exact start wins, else the greatest start below the
+    # index (the later of equal starts), and -1 below the first start or without a table.
+    assert results["lines"] == [10, 12, 13, 13, -1, -1]
+    # a hidden class's signature has a dot before its suffix: left out, like Throwable does
+    assert results["names"] == ["com.example.Main$Inner", None, None]
+
+
 def test_depth_limits_the_recorded_frames(results: dict[str, Any]) -> None:
     assert results["shallow"] == results["hotspot"][:2]
     assert results["empty"] == []
@@ -129,6 +145,10 @@ public final class Shapes {
     interface Greeter { default void greet() { Sink.touch("default-method"); } }
     static void deep(int n) { if (n > 0) deep(n - 1); else Sink.touch("deep"); }
     static synchronized void locked() { Sink.touch("synchronized"); }
+    static void deepHandle(int n, MethodHandle handle) throws Throwable {
+        if (n > 0) deepHandle(n - 1, handle);
+        else { String ignored = (String) handle.invokeExact("deep-handle"); }
+    }
     public static void main(String[] args) throws Throwable {
         System.out.println("READY");
         System.out.flush();
@@ -154,6 +174,7 @@ public final class Shapes {
         Sink.touch("renamed");
         Thread.currentThread().setName("main");
         deep(80);
+        deepHandle(80, handle);  // hidden frames inside the depth limit
         Thread worker = new Thread(() -> Sink.touch("thread"), "worker-7");
         worker.start();
         worker.join();
@@ -175,7 +196,7 @@ public final class NoDebug { public static void call(String how) { Sink.touch(ho
 DEBUG_FLAGS = {"NoLines.java": "-g:source", "NoDebug.java": "-g:none"}
 HOWS = ["direct", "constructor", "static-init", "lambda", "anonymous", "default-method",
         "method-ref", *["reflection"] * 20, "method-handle", "no-lines", "no-debug",
-        "synchronized", "renamed", "deep", "thread"]
+        "synchronized", "renamed", "deep", "deep-handle", "thread"]
 READERS_DEPTH = 24  # below deep(80): the depth limit is part of what is compared
 
 READERS_SCRIPT = """
@@ -268,6 +289,9 @@ def test_the_compared_stacks_cover_every_frame_form(both_readers: list[dict[str,
     assert "(Native Method)" in reflective[0][1]
     assert reflective[-1][1].endswith(".invoke(Unknown Source)")
     assert len(by_how["deep"]["stack"]) == READERS_DEPTH
+    # the depth counts the frames kept: hidden ones (the handle's) are not among them
+    assert len(by_how["deep-handle"]["stack"]) == READERS_DEPTH
+    assert "com.example.shapes.Shapes.deepHandle(" in by_how["deep-handle"]["stack"][1]
     assert by_how["thread"]["thread"] == "worker-7"
     assert by_how["direct"]["thread"] == "main"
     # a renamed thread reads its new name at once, and its old one when named back
