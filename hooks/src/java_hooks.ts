@@ -109,7 +109,10 @@ export class JavaHooks {
     }
 
     /** JVMTI on HotSpot (deep stacks at a fraction of the cost, jvmti.ts); JNI on ART, where
-     * JVMTI is for debuggable apps only, and wherever JVMTI is refused. */
+     * JVMTI is for debuggable apps only, and wherever JVMTI is refused. Not the bridge's
+     * Java.backtrace() on ART: it walks with STACK_WALK_SKIP_INLINED_FRAMES (Throwable's
+     * trace keeps inlined frames, so SDK frames could vanish), formats every frame's
+     * DescribeLocation string on each call, and could not be run here (no ART). */
     private stackReaderFor(depth: number): StackReader {
         if (Process.findModuleByName("libart.so") === null) {
             try {
