@@ -434,7 +434,8 @@ class AndroidTarget:
         if not before:
             # Registered before the start: a device lost while it starts must still say how
             # to stop it (its pid unknown yet: every frida-server, none ran before).
-            kill_all = commands.as_root("kill $(pidof frida-server)", root)
+            kill_all = commands.as_root(
+                "for pid in $(pidof frida-server); do kill $pid; done", root)
             pending = ("stop the frida-server consentry started",
                        functools.partial(self._must, kill_all, "Stopping frida-server"),
                        self._by_hand(kill_all, root=root))
@@ -453,8 +454,8 @@ class AndroidTarget:
             self._undo.remove(pending)
             for pid in status.pids:
                 # Only if that pid is still frida-server: after a reboot it may be anything.
-                kill = commands.as_root(
-                    f"pidof frida-server | grep -qw {pid} && {commands.kill(pid)}", root)
+                kill = commands.as_root(f"if pidof frida-server | grep -qw {pid}; then "
+                                        f"{commands.kill(pid)}; fi", root)
                 self._on_close(f"stop frida-server {pid}",
                                functools.partial(self._must, kill, "Stopping frida-server"),
                                self._by_hand(kill, root=root))

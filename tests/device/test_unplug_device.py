@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +32,7 @@ from harness.scenario.loader import parse_scenario
 from harness.session import Session, SessionOptions
 from harness.targets.android import AndroidTarget
 from harness.targets.base import AppSpec
+from tests.integration.test_interrupted_runs import _wait_for_event
 
 pytestmark = pytest.mark.device
 
@@ -59,16 +58,6 @@ def _adb(*args: str) -> str:
                           check=False).stdout
 
 
-def _wait_for_event(run_dir: Path, type_: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        path = run_dir / "events.jsonl"
-        if path.exists() and f'"{type_}"' in path.read_text():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"no {type_} event after {timeout}s")
-
-
 def test_device_lost_mid_run(device_serial: str, loss_mode: str, tmp_path: Path) -> None:
     apk, package = os.environ.get("CONSENTRY_DEVICE_APK"), os.environ.get(
         "CONSENTRY_DEVICE_PACKAGE")
@@ -87,27 +76,42 @@ def test_device_lost_mid_run(device_serial: str, loss_mode: str, tmp_path: Path)
 
     thread = threading.Thread(target=run)
     thread.start()
-    _wait_for_event(out, "app.resume")
-    if loss_mode == "disconnect":
-        _adb("disconnect", device_serial)
-    else:
-        print("\nUNPLUG NOW (60 s)", flush=True)
-    thread.join(90)
+    try:
+        _wait_for_event(out, "app.resume", timeout=120)
+        if loss_mode == "disconnect":
+            _adb("disconnect", device_serial)
+        else:
+            print("\nUNPLUG NOW (60 s)", flush=True)
+        thread.join(90)
+    finally:  # whatever failed above, give the device back to the next test
+        if loss_mode == "disconnect":
+            _adb("connect", device_serial)
+        else:
+            print("\nPLUG IT BACK IN", flush=True)
     assert not thread.is_alive(), "the session must notice the loss and end on its own"
     assert len(errors) == 1 and isinstance(errors[0], DeviceLost), errors
     lost = errors[0]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "incomplete" and manifest["device_lost"]["cause"]
-    assert manifest["not_restored"], "the proxy at least was left set"
+    assert manifest["not_restored"] == lost.not_restored
+    steps = {entry["step"] for entry in lost.not_restored}
+    assert f"stop {package}" in steps and any(s.startswith("restore http_proxy") for s in steps)
+    assert any(s.startswith("remove adb reverse tcp:") for s in steps), steps
     assert (out / "report.html").exists()
 
-    if loss_mode == "disconnect":
-        _adb("connect", device_serial)
-    else:
-        print("\nPLUG IT BACK IN", flush=True)
     _adb("-s", device_serial, "wait-for-device")
-    for entry in lost.not_restored:  # the commands the user is told to run
-        if entry["by_hand"].startswith("adb "):
-            subprocess.run(shlex.split(entry["by_hand"]), timeout=60, check=False)
+    for entry in lost.not_restored:  # the commands the user is told to run, as told
+        if not entry["by_hand"].startswith("adb "):
+            continue  # an action by hand (e.g. the clipboard), not a command
+        done = subprocess.run(entry["by_hand"], shell=True, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, (entry, done.stdout, done.stderr)
     proxy = _adb("-s", device_serial, "shell", "settings get global http_proxy").strip()
     assert proxy in ("", "null", ":0"), f"http_proxy still {proxy!r} after the by-hand steps"
+    reverses = _adb("-s", device_serial, "reverse", "--list")
+    port = manifest["capture"]["app_proxy"].rsplit(":", 1)[1]
+    assert f"tcp:{port}" not in reverses.split(), reverses
+    assert _adb("-s", device_serial, "shell", f"pidof {package}").strip() == "", "still running"
+    if any(s.startswith("undo CA: umount") for s in steps):
+        mounts = _adb("-s", device_serial, "shell", "cat /proc/self/mounts")
+        assert "tmpfs /system/etc/security/cacerts" not in mounts, "the CA store is still ours"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from harness.scenario.loader import load_scenario
 from harness.session import LosableTarget, Session, SessionOptions, SessionResult
 from harness.specimen.tracker import TrackerServer
 from harness.targets.local import LocalTarget, specimen_app
+from tests.integration.test_interrupted_runs import _wait_for_event
 
 pytestmark = pytest.mark.integration
 
@@ -61,16 +61,6 @@ def _events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
 
 
-def _wait_for(run_dir: Path, type_: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        path = run_dir / "events.jsonl"
-        if path.exists() and f'"{type_}"' in path.read_text():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"no {type_} in {run_dir}")
-
-
 def test_device_lost_mid_scenario_keeps_the_evidence_and_says_what_to_undo(
         tmp_path, jdk, agent_bundle):
     scenario = tmp_path / "long.yaml"
@@ -95,7 +85,7 @@ def test_device_lost_mid_scenario_keeps_the_evidence_and_says_what_to_undo(
 
         thread = threading.Thread(target=run)
         thread.start()
-        _wait_for(run_dir, "flow.http")
+        _wait_for_event(run_dir, "flow.http", timeout=90)
         target.vanish()
         thread.join(120)
         assert not thread.is_alive()

@@ -216,14 +216,14 @@ def test_frida_server_started_by_us_is_stopped_on_close(proxy: ProxyEndpoint) ->
             fake.on("^pidof frida-server$", "9001\n")
         return original_shell(command, timeout=timeout)
 
-    fake.on("^chmod 755 ").on(r"^pidof frida-server \| grep -qw 9001 && kill 9001$")
+    fake.on("^chmod 755 ").on(r"^if pidof frida-server \| grep -qw 9001; then kill 9001; fi$")
     fake.shell = shell
     t = target(fake)
     facts = t.prepare(AppSpec(package=PKG), proxy)
     assert facts["frida_server"]["started"] is True
     t.close()
     # only that pid, and only while it is still frida-server (not after a reboot)
-    assert "pidof frida-server | grep -qw 9001 && kill 9001" in fake.log
+    assert "if pidof frida-server | grep -qw 9001; then kill 9001; fi" in fake.log
 
 
 # --- frida, app control, ground truth ----------------------------------------------------

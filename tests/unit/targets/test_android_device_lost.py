@@ -32,7 +32,7 @@ def prepared(proxy: ProxyEndpoint) -> tuple[Any, android.AndroidTarget]:
         result: ShellResult = original_shell(command, timeout=timeout)
         return result
 
-    fake.on("^chmod 755 ").on(r"^pidof frida-server \| grep -qw 9001 && kill 9001$")
+    fake.on("^chmod 755 ").on(r"^if pidof frida-server \| grep -qw 9001; then kill 9001; fi$")
     fake.shell = shell
     t = target(fake)
     t.prepare(AppSpec(package=PKG), proxy)
@@ -57,7 +57,7 @@ def test_lost_device_close_sends_nothing_and_lists_what_to_undo_by_hand(
     # root through adbd: after a reboot adbd is the shell user again, so `adb root` first
     root_first = "adb -s emulator-5554 root && adb -s emulator-5554 wait-for-device shell "
     assert left["stop frida-server 9001"]["by_hand"] == (
-        root_first + "'pidof frida-server | grep -qw 9001 && kill 9001'")
+        root_first + "'if pidof frida-server | grep -qw 9001; then kill 9001; fi'")
     assert left["undo CA: umount /system/etc/security/cacerts"]["by_hand"] == (
         root_first + "'umount /system/etc/security/cacerts'")
     assert all(entry["why"] == f"device lost ({GONE})" for entry in left.values())
@@ -70,7 +70,7 @@ def test_a_device_that_came_back_is_restored_after_all(proxy: ProxyEndpoint) -> 
     t.close()
     assert fake.settings["http_proxy"] == ":0" and fake.reverses == set()
     # only that pid, and only while it is still frida-server (not after a reboot)
-    assert "pidof frida-server | grep -qw 9001 && kill 9001" in fake.log
+    assert "if pidof frida-server | grep -qw 9001; then kill 9001; fi" in fake.log
     assert t.leftovers() == []
 
 
@@ -96,7 +96,8 @@ def test_a_device_lost_during_close_stops_it_and_says_what_is_left(
     assert steps == ["restore http_proxy (none)", "remove adb reverse tcp:8080"]
     assert not any(c.startswith("reverse --remove") for c in fake.log)  # not tried
     # only that pid, and only while it is still frida-server (not after a reboot)
-    assert "pidof frida-server | grep -qw 9001 && kill 9001" in fake.log  # what came before the loss was undone
+    # what came before the loss was undone
+    assert "if pidof frida-server | grep -qw 9001; then kill 9001; fi" in fake.log
 
 
 def test_a_hung_undo_step_is_cut_off_and_reported(proxy: ProxyEndpoint,
@@ -153,7 +154,7 @@ def test_a_hung_step_on_a_hung_device_lists_exactly_the_rest(
     real_shell = fake.shell
 
     def shell(command: str, *, timeout: float = 60.0) -> ShellResult:
-        if command.startswith("pidof frida-server | grep"):  # the first undo step
+        if command.startswith("if pidof frida-server | grep"):  # the first undo step
             fake.hang()
             release.wait(10)
         result: ShellResult = real_shell(command, timeout=timeout)
@@ -230,7 +231,7 @@ def test_a_device_lost_while_frida_server_starts_says_how_to_stop_it(
     left = {entry["step"]: entry["by_hand"] for entry in t.leftovers()}
     assert left["stop the frida-server consentry started"] == (
         "adb -s emulator-5554 root && adb -s emulator-5554 wait-for-device shell "
-        "'kill $(pidof frida-server)'")
+        "'for pid in $(pidof frida-server); do kill $pid; done'")
 
 
 def test_frida_server_that_never_started_leaves_no_stop_step(proxy: ProxyEndpoint) -> None:
