@@ -167,6 +167,9 @@ class Session:
         self._next_probe = 0.0
         self._not_restored: list[Leftover] = []
         """Session-side cleanup not done because the device was gone (canaries)."""
+        self._client_public_key: str | None = None
+        """WireGuard capture: the device's public key (the private one stays out of the
+        bundle), worked out once with the config's checks."""
         self._back: bool | None = None
         """After a loss: whether the device answered again when cleanup asked (once)."""
 
@@ -526,8 +529,7 @@ class Session:
         if tunnel is not None:
             facts.update(udp_port=tunnel.port, endpoint=f"{tunnel.host}:{tunnel.port}",
                          client_config=WIREGUARD_CONFIG_FILE,
-                         client_public_key=public_key(
-                             parse_client_config(tunnel.client_config).private_key))
+                         client_public_key=self._client_public_key)
         return facts
 
     def _wireguard_endpoint(self, proxy: MitmdumpProcess, host: str) -> WireGuardEndpoint:
@@ -539,6 +541,7 @@ class Session:
         text = proxy.wireguard_client_config(host)
         try:
             redacted = redact_client_config(text)
+            self._client_public_key = public_key(parse_client_config(text).private_key)
         except ValueError as exc:
             raise CaptureError(f"mitmdump handed out an unusable WireGuard config: {exc}") from exc
         write_atomic(self.options.out / WIREGUARD_CONFIG_FILE, redacted)
