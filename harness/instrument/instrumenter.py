@@ -74,14 +74,16 @@ class Instrumenter:
         self._lock = threading.Lock()
         self._spawned: SpawnedApp | None = None
         self._expect_exit = False
+        self._last_app_message = 0.0
 
     def attach(self, spawned: SpawnedApp) -> dict[str, Any]:
         """Attach, load the agent, measure the clock, install the hooks. Returns coverage."""
         self._spawned = spawned
         self._expect_exit = False
+        self._last_app_message = time.time()
         session = frida_adapter.AgentSession(self.device, spawned.pid)
         self._session = session
-        session.load(self.bundle.source, self._on_message,
+        session.load(self.bundle.source, self._on_app_message,
                      lambda reason: self._on_detached(session, reason),
                      runtime=self.script_runtime)
         self.clock = measure(lambda: float(session.call("now")))
@@ -191,6 +193,10 @@ class Instrumenter:
         self.recorder.record("app.exit" if "terminated" in reason else "agent.detached",
                              {"reason": reason, "pid": pid, "process": name, "child": True})
 
+    def _on_app_message(self, message: dict[str, Any], data: bytes | None) -> None:
+        self._last_app_message = time.time()  # where a dropped session's loss begins
+        self._on_message(message, data)
+
     def _on_message(self, message: dict[str, Any], data: bytes | None) -> None:
         # Called on Frida's thread: only decode and append (the recorder is thread-safe).
         for record in decode(message, data):
@@ -212,7 +218,10 @@ class Instrumenter:
         if self.reattach and spawned is not None and reason == "application-requested":
             # Frida's fork bug (see _reattach): the app runs on, only our session was
             # dropped. Called on Frida's thread: re-attach on one of our own.
-            thread = threading.Thread(target=self._reattach, args=(spawned, reason, detached.t),
+            # Events the agent had buffered but not sent are lost with it: the gap starts
+            # after the last message it delivered, not at the detach.
+            gap_start = min(self._last_app_message, detached.t)
+            thread = threading.Thread(target=self._reattach, args=(spawned, reason, gap_start),
                                       name=f"reattach-{spawned.pid}", daemon=True)
             with self._lock:
                 self._child_threads.append(thread)
@@ -220,7 +229,7 @@ class Instrumenter:
             return
         self.unexpected_exit = reason
 
-    def _reattach(self, spawned: SpawnedApp, reason: str, detached_t: float) -> None:
+    def _reattach(self, spawned: SpawnedApp, reason: str, gap_start: float) -> None:
         """Attach a fresh agent to the app after Frida dropped its session.
 
         Frida 17.26 (frida-core host-session-service ``on_agent_session_provider_closed``)
@@ -228,14 +237,14 @@ class Instrumenter:
         the parent's session; frida-core closes that copy in the child after the fork, and
         when the close ends after the host has taken the child's signals (slow QuickJS
         teardown: frida-java-bridge's ``Script.bindWeak`` defers it), the host ends the
-        *parent's* session with ``application-requested``. The parent's agent still runs
-        but nothing it sends is delivered, so its events from the detach until the new
-        agent's hooks are live are lost: an explicit ``agent.reattached`` event gives that
-        gap, and the run is marked degraded. The old agent's hooks stay in the process (no
-        way to reach that script any more), so hooked calls cost twice from then on."""
+        *parent's* session with ``application-requested`` and, that being its only session,
+        unloads the agent from the parent (checked: frida-agent unmapped, hooks gone). The
+        app runs on uninstrumented until the new agent's hooks are live: what it read
+        meanwhile, what the old agent had buffered, and children it forked (no gating) are
+        lost. An explicit ``agent.reattached`` event gives that gap; the run is degraded."""
         try:
             session = frida_adapter.AgentSession(self.device, spawned.pid)
-            session.load(self.bundle.source, self._on_message,
+            session.load(self.bundle.source, self._on_app_message,
                          lambda why: self._on_detached(session, why),
                          runtime=self.script_runtime)
             if self.follow_children:
@@ -255,12 +264,13 @@ class Instrumenter:
                 return
             self._session = session
         live_t = time.time()  # the recorder's host clock: the hooks are live from here
-        gap = round(live_t - detached_t, 3)
+        gap = round(live_t - gap_start, 3)
         self.recorder.record("agent.reattached", {
             "pid": spawned.pid, "process": spawned.process, "reason": reason,
-            "gap_start": detached_t, "gap_end": live_t, "gap_s": gap,
+            "gap_start": gap_start, "gap_end": live_t, "gap_s": gap,
             "installed": len(coverage.get("installed", [])),
-            "lost": "events of this process between gap_start and gap_end"})
+            "lost": "this process's events after gap_start (the last batch delivered) until "
+                    "gap_end, and any child it forked meanwhile (not gated)"})
         self.uninstrumented.append(
             f"{spawned.process} (pid {spawned.pid}): Frida ended the agent's session "
             f"({reason}) while the app ran on; re-attached after {gap} s, the events of "
