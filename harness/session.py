@@ -187,7 +187,15 @@ class Session:
         self.recorder.record("app.resume", {"pid": spawned.pid, "process": spawned.process})
 
     def restart(self) -> None:
-        self._stop_app("restart")
+        try:
+            self._bounded(lambda: self._stop_app("restart"), CLEANUP_TIMEOUT, "stopping the app")
+        except TimeoutError as exc:
+            lost = self._hung("stopping the app for a restart", exc)
+            if lost is not None:
+                raise lost from exc
+            raise InstrumentationError(
+                f"stopping the app for a restart did not finish ({exc}); check the app "
+                "and frida-server on the device") from exc
         self.launch()
 
     def check(self) -> None:
