@@ -48,6 +48,10 @@ def map_frida_errors(doing: str) -> Iterator[None]:
         raise InstrumentationError(f"{doing}: not supported here ({exc})") from exc
     except frida.TimedOutError as exc:
         raise InstrumentationError(f"{doing}: timed out ({exc})") from exc
+    except frida.ProtocolError as exc:
+        # e.g. "the connection is closed": attaching while Frida tears down the process's
+        # agent (the app exiting, or the fork bug unloading it).
+        raise InstrumentationError(f"{doing}: {exc}") from exc
 
 
 def frida_version() -> str:

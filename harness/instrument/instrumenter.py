@@ -242,6 +242,7 @@ class Instrumenter:
         app runs on uninstrumented until the new agent's hooks are live: what it read
         meanwhile, what the old agent had buffered, and children it forked (no gating) are
         lost. An explicit ``agent.reattached`` event gives that gap; the run is degraded."""
+        session: frida_adapter.AgentSession | None = None
         try:
             session = frida_adapter.AgentSession(self.device, spawned.pid)
             session.load(self.bundle.source, self._on_app_message,
@@ -251,11 +252,13 @@ class Instrumenter:
                 session.enable_child_gating()
             coverage = session.call("init", self.catalogue.to_agent(),
                                     {**self.agent_options, "process": spawned.process})
-        except InstrumentationError as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the detach must stand
             # Most often the app has ended meanwhile: then the detach stands as it was.
             self.recorder.record("agent.error", {
                 "pid": spawned.pid, "process": spawned.process,
                 "message": f"re-attach after '{reason}' failed: {exc}"})
+            if session is not None:
+                session.detach()  # half set up: it must not outlive the failure
             self.unexpected_exit = reason
             return
         with self._lock:
