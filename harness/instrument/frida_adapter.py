@@ -254,8 +254,10 @@ class AgentSession:
              on_detached: Callable[[str], None] | None = None, *,
              runtime: ScriptRuntime = "qjs") -> None:
         """Load the agent on ``runtime``: QuickJS by default. Measured here (Frida 17.26.2): on
-        V8, attaching to a forked child never ended the parent's session (0 of 15 runs; 6 of
-        15 on QuickJS), but Java hooks slowed from ~10,000 to ~330 calls/s on HotSpot."""
+        V8, attaching to a forked child never ended the parent's session (0 of 75 runs; on
+        QuickJS 12-40%: a frida-core bug, see tests/bench/fork_repro.py, which the
+        instrumenter recovers from by re-attaching), but Java hooks slowed from ~10,000 to
+        ~330 calls/s on HotSpot."""
         self._on_detached = on_detached
         with map_frida_errors(f"loading the agent into pid {self.pid} ({runtime})"):
             self._script = self._session.create_script(source, name="consentry",
