@@ -16,6 +16,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -67,27 +68,40 @@ class Recorder:
     def record(self, type: str, data: dict[str, Any] | None = None, *, t: float | None = None,
                source: str = "host") -> Event:
         """Append one event now; thread-safe. Returns it with its sequence number."""
+        return self.record_batch([(type, data, t)], source=source)[0]
+
+    def record_batch(self, items: Sequence[tuple[str, dict[str, Any] | None, float | None]], *,
+                     source: str = "host") -> list[Event]:
+        """Append events that arrived together (an agent batch: ``(type, data, t)`` each) with
+        one write and one flush: as durable as one by one, since they reached the host at
+        the same moment, and far cheaper at thousands of events a second."""
+        now = time.time()
         with self._lock:
             if self._closed:  # not a write failure: the bundle was complete without it
-                self.late[type] = self.late.get(type, 0) + 1
-                return Event(type=type, t=time.time() if t is None else t, source=source,
-                             data=data or {}, seq=0)
-            self._seq += 1
-            event = Event(type=type, t=time.time() if t is None else t, source=source,
-                          data=data or {}, seq=self._seq)
-            self.counts[type] = self.counts.get(type, 0) + 1
+                for type, _, _ in items:
+                    self.late[type] = self.late.get(type, 0) + 1
+                return [Event(type=type, t=now if t is None else t, source=source,
+                              data=data or {}, seq=0) for type, data, t in items]
+            events = []
+            sync = False
+            for type, data, t in items:
+                self._seq += 1
+                events.append(Event(type=type, t=now if t is None else t, source=source,
+                                    data=data or {}, seq=self._seq))
+                self.counts[type] = self.counts.get(type, 0) + 1
+                sync = sync or not type.startswith(("hook.", "flow."))
             if self._failure is not None:
-                return event
+                return events
             try:
-                self._file.write(event.to_line() + "\n")
+                self._file.write("".join(event.to_line() + "\n" for event in events))
                 self._file.flush()
-                self._unsynced += 1
-                if self._unsynced >= _FSYNC_EVERY or not type.startswith(("hook.", "flow.")):
+                self._unsynced += len(events)
+                if sync or self._unsynced >= _FSYNC_EVERY:
                     os.fsync(self._file.fileno())
                     self._unsynced = 0
             except (OSError, ValueError) as exc:
                 self._failure = exc
-            return event
+            return events
 
     def check(self) -> None:
         """Raise if any write failed; the session calls this at every step."""

@@ -68,3 +68,29 @@ def test_an_event_after_close_is_dropped_and_counted_not_a_write_failure(tmp_pat
     assert rec.late == {"app.stop": 1}
     lines = (tmp_path / "run" / "events.jsonl").read_text().splitlines()
     assert [json.loads(line)["type"] for line in lines] == ["session.end"]
+
+
+def test_a_batch_is_on_disk_in_order_with_consecutive_sequence_numbers(tmp_path):
+    recorder = Recorder(tmp_path / "run")
+    recorder.record("session.start", {}, t=1.0)
+    events = recorder.record_batch([("hook.call", {"i": 0}, 2.0), ("hook.call", {"i": 1}, 2.5),
+                                    ("agent.error", {"message": "x"}, None)], source="agent")
+    assert [e.seq for e in events] == [2, 3, 4]
+    # readable before close, like single events
+    lines = [json.loads(line) for line in
+             (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    assert [(e["seq"], e["type"], e["source"]) for e in lines[1:]] == [
+        (2, "hook.call", "agent"), (3, "hook.call", "agent"), (4, "agent.error", "agent")]
+    assert [e["data"].get("i") for e in lines[1:3]] == [0, 1] and lines[2]["t"] == 2.5
+    assert recorder.counts == {"session.start": 1, "hook.call": 2, "agent.error": 1}
+    recorder.close()
+    recorder.record_batch([("hook.call", {}, None)] * 3)
+    assert recorder.late == {"hook.call": 3}
+
+
+def test_a_batch_write_failure_is_loud(tmp_path):
+    recorder = Recorder(tmp_path / "run")
+    recorder._file.close()
+    recorder.record_batch([("hook.call", {}, None), ("hook.call", {}, None)])
+    with pytest.raises(EvidenceError, match="evidence is incomplete"):
+        recorder.check()
