@@ -190,8 +190,8 @@ class Instrumenter:
                     log.warning("could not resume child %s: %s", child.pid, exc)
 
     def _on_child_detached(self, pid: int, name: str, reason: str) -> None:
-        self.recorder.record("app.exit" if "terminated" in reason else "agent.detached",
-                             {"reason": reason, "pid": pid, "process": name, "child": True})
+        self.recorder.record(*_detach_event(reason, {"pid": pid, "process": name,
+                                                     "child": True}))
 
     def _on_app_message(self, message: dict[str, Any], data: bytes | None) -> None:
         self._last_app_message = time.time()  # where a dropped session's loss begins
@@ -199,20 +199,21 @@ class Instrumenter:
 
     def _on_message(self, message: dict[str, Any], data: bytes | None) -> None:
         # Called on Frida's thread: only decode and append (the recorder is thread-safe).
-        for record in decode(message, data):
+        records = decode(message, data)
+        for record in records:
             if record.type == "agent.dropped":
                 self.dropped += int(record.data.get("count", 0))
-            t = self.clock.to_host(record.device_t) if record.device_t is not None else None
-            self.recorder.record(record.type, record.data, t=t, source="agent")
+        to_host = self.clock.to_host
+        self.recorder.record_batch(
+            [(r.type, r.data, to_host(r.device_t) if r.device_t is not None else None)
+             for r in records], source="agent")
 
     def _on_detached(self, session: frida_adapter.AgentSession, reason: str) -> None:
         if session is not self._session:
             return  # a session already replaced by a re-attach
         spawned = self._spawned
-        detached = self.recorder.record(
-            "app.exit" if "terminated" in reason else "agent.detached",
-            {"reason": reason, "pid": spawned.pid if spawned else None,
-             "expected": self._expect_exit})
+        detached = self.recorder.record(*_detach_event(
+            reason, {"pid": spawned.pid if spawned else None, "expected": self._expect_exit}))
         if self._expect_exit:
             return
         if self.reattach and spawned is not None and reason == "application-requested":
@@ -343,3 +344,16 @@ def _layer_counts(layers: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: {"installed": len(layer.get("installed", [])),
                    "skipped": list(layer.get("skipped", []))}
             for name, layer in layers.items()}
+
+
+# Frida's detach reasons that mean a lost link to the device, not a process that ended.
+_LINK_LOST = ("connection-terminated", "device-lost")
+
+
+def _detach_event(reason: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``app.exit`` only when the process ended: rules read it as the app leaving (e.g.
+    exit after refusal), so a lost USB link must not pass for one."""
+    if reason == "process-terminated":
+        return "app.exit", {"reason": reason, **data}
+    return "agent.detached", {"reason": reason, **data,
+                              **({"link_lost": True} if reason in _LINK_LOST else {})}

@@ -55,7 +55,8 @@ def fake_sessions(monkeypatch: pytest.MonkeyPatch) -> type[FakeSession]:
     return FakeSession
 
 
-def dropped(tmp_path: Path, *, reattach: bool = True) -> tuple[Instrumenter, list[dict[str, Any]]]:
+def dropped(tmp_path: Path, *, reattach: bool = True, reason: str = "application-requested",
+            child: bool = False) -> tuple[Instrumenter, list[dict[str, Any]]]:
     """An instrumenter whose app session Frida just dropped; its events once settled."""
     recorder = Recorder(tmp_path / "run")
     bundle = AgentBundle("", "0" * 64, tmp_path / "agent.js", "7.0.13", True)
@@ -64,7 +65,10 @@ def dropped(tmp_path: Path, *, reattach: bool = True) -> tuple[Instrumenter, lis
     old: Any = FakeSession(FridaDeviceRef(kind="local"), 42)
     instr._spawned = SpawnedApp(pid=42, process="app")
     instr._session = old
-    instr._on_detached(old, "application-requested")
+    if child:
+        instr._on_child_detached(43, "app:child", reason)
+    else:
+        instr._on_detached(old, reason)
     for thread in instr._child_threads:
         thread.join(10)
     recorder.close()
@@ -107,3 +111,20 @@ def test_a_closed_connection_is_an_instrumentation_error() -> None:
     with pytest.raises(InstrumentationError, match="attaching: the connection is closed"):
         with frida_adapter.map_frida_errors("attaching"):
             raise frida.ProtocolError("the connection is closed")
+
+
+@pytest.mark.parametrize("child", [False, True], ids=["app", "child"])
+@pytest.mark.parametrize(("reason", "type_", "link_lost"), [
+    ("process-terminated", "app.exit", None),
+    ("connection-terminated", "agent.detached", True),
+    ("device-lost", "agent.detached", True),
+    ("process-replaced", "agent.detached", None),
+])
+def test_only_a_terminated_process_is_an_app_exit(
+        tmp_path: Path, fake_sessions: type[FakeSession], reason: str, type_: str,
+        link_lost: bool | None, child: bool) -> None:
+    # Rules read app.exit as the app leaving (exit after refusal): a lost USB link or adb
+    # connection must not pass for one.
+    _, events = dropped(tmp_path, reattach=False, reason=reason, child=child)
+    assert [(e["type"], e["data"]["reason"], e["data"].get("link_lost")) for e in events] == [
+        (type_, reason, link_lost)]
