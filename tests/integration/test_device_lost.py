@@ -20,35 +20,20 @@ from harness.session import LosableTarget, Session, SessionOptions, SessionResul
 from harness.specimen.tracker import TrackerServer
 from harness.targets.local import LocalTarget, specimen_app
 from tests.integration.test_interrupted_runs import _wait_for_event
+from tests.unit.core.losable import GONE, LosableStandIn
 
 pytestmark = pytest.mark.integration
 
-GONE = "adb: device 'emulator-5554' not found"
 BY_HAND = "adb -s emulator-5554 shell 'settings put global http_proxy :0'"
 
 
-class VanishingDeviceTarget(LocalTarget):
+class VanishingDeviceTarget(LosableStandIn, LocalTarget):
     """LocalTarget plus the device-loss surface of AndroidTarget: ``vanish()`` is the unplug;
     while lost, the pretend proxy setting it "made" is what close cannot undo."""
 
     def __init__(self, log_dir: Path) -> None:
-        super().__init__(log_dir=log_dir)
-        self.gone: str | None = None
-        self.marked: str | None = None
-        self.probes = 0
-
-    def vanish(self) -> None:
-        self.gone = GONE
-
-    def device_lost(self, *, confirm: bool = False) -> str | None:
-        self.probes += 1
-        return self.gone
-
-    def device_back(self) -> bool:
-        return self.gone is None
-
-    def mark_lost(self, reason: str) -> None:
-        self.marked = reason
+        LocalTarget.__init__(self, log_dir=log_dir)
+        LosableStandIn.__init__(self)
 
     def leftovers(self) -> list[dict[str, str]]:
         if self.marked is None:

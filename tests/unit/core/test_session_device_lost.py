@@ -16,32 +16,13 @@ from harness.errors import DeviceLost, InstrumentationError, UiError
 from harness.scenario.loader import load_scenario
 from harness.session import LosableTarget, Session, SessionOptions, SessionResult
 from harness.targets.base import AppSpec
+from tests.unit.core.losable import GONE, LosableStandIn
 
-GONE = "adb: device 'emulator-5554' not found"
 
-
-class Target:
+class Target(LosableStandIn):
     """Just the parts of a target these checks touch."""
 
     name = "android"
-
-    def __init__(self) -> None:
-        self.gone: str | None = None
-        self.probes = 0
-        self.marked: str | None = None
-
-    def device_lost(self, *, confirm: bool = False) -> str | None:
-        self.probes += 1
-        return self.gone
-
-    def device_back(self) -> bool:
-        return self.gone is None
-
-    def mark_lost(self, reason: str) -> None:
-        self.marked = reason
-
-    def leftovers(self) -> list[dict[str, str]]:
-        return []
 
 
 class NoDeviceTarget:
