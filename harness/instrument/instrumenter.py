@@ -67,6 +67,10 @@ class Instrumenter:
         self.children: dict[int, str] = {}
         """pid → process name of every child the agent was loaded into."""
         self._session: frida_adapter.AgentSession | None = None
+        self._reattaching: frida_adapter.AgentSession | None = None
+        """The app's session a re-attach is setting up, not yet installed as ``_session``."""
+        self._let_go: set[frida_adapter.AgentSession] = set()
+        """Sessions we detached ourselves (a re-attach abandoned): their detach is expected."""
         self._child_sessions: dict[int, frida_adapter.AgentSession] = {}
         self._child_threads: list[threading.Thread] = []
         self._stop_watching: Any = None
@@ -75,6 +79,8 @@ class Instrumenter:
         self._spawned: SpawnedApp | None = None
         self._expect_exit = False
         self._last_app_message = 0.0
+        """Host time of the newest event the app's agent delivered: a dropped session's loss
+        starts after it."""
 
     def attach(self, spawned: SpawnedApp) -> dict[str, Any]:
         """Attach, load the agent, measure the clock, install the hooks. Returns coverage."""
@@ -192,35 +198,56 @@ class Instrumenter:
     def _on_child_detached(self, pid: int, name: str, reason: str) -> None:
         self.recorder.record(*_detach_event(reason, {"pid": pid, "process": name,
                                                      "child": True}))
+        if reason == "application-requested" and not self._expect_exit:
+            # Frida's fork bug can drop a child's session too (a grandchild attached). Not
+            # re-attached: a child may be ending, and its name and gating would have to be
+            # rebuilt; it runs on without the agent, and the manifest says so.
+            self.uninstrumented.append(
+                f"child {name} (pid {pid}): Frida ended the agent's session ({reason}) "
+                "while the run went on; its later events are missing")
 
     def _on_app_message(self, message: dict[str, Any], data: bytes | None) -> None:
-        self._last_app_message = time.time()  # where a dropped session's loss begins
-        self._on_message(message, data)
+        received = time.time()
+        newest = self._record_batch(message, data)
+        # Where a dropped session's loss begins: the newest event delivered (its device time
+        # on the host clock), not when the batch arrived, which can be much later.
+        self._last_app_message = min(newest, received) if newest is not None else received
 
     def _on_message(self, message: dict[str, Any], data: bytes | None) -> None:
+        self._record_batch(message, data)
+
+    def _record_batch(self, message: dict[str, Any], data: bytes | None) -> float | None:
+        """Record an agent's batch; returns the newest event's host time, if any has one."""
         # Called on Frida's thread: only decode and append (the recorder is thread-safe).
         records = decode(message, data)
         for record in records:
             if record.type == "agent.dropped":
                 self.dropped += int(record.data.get("count", 0))
         to_host = self.clock.to_host
-        self.recorder.record_batch(
-            [(r.type, r.data, to_host(r.device_t) if r.device_t is not None else None)
-             for r in records], source="agent")
+        batch = [(r.type, r.data, to_host(r.device_t) if r.device_t is not None else None)
+                 for r in records]
+        self.recorder.record_batch(batch, source="agent")
+        return max((t for _, _, t in batch if t is not None), default=None)
 
     def _on_detached(self, session: frida_adapter.AgentSession, reason: str) -> None:
-        if session is not self._session:
-            return  # a session already replaced by a re-attach
         spawned = self._spawned
-        detached = self.recorder.record(*_detach_event(
-            reason, {"pid": spawned.pid if spawned else None, "expected": self._expect_exit}))
-        if self._expect_exit:
+        with self._lock:
+            current = session is self._session
+            role = ("app" if current else "reattaching" if session is self._reattaching
+                    else "replaced")
+            ours = session in self._let_go
+        # Recorded whichever session it is: a re-attached session that dies during its
+        # init is evidence too (its re-attach then reports the gap as not closed).
+        detached = self.recorder.record(*_detach_event(reason, {
+            "pid": spawned.pid if spawned else None, "expected": self._expect_exit or ours,
+            **({} if current else {"session": role})}))
+        if not current or self._expect_exit:
             return
         if self.reattach and spawned is not None and reason == "application-requested":
             # Frida's fork bug (see _reattach): the app runs on, only our session was
             # dropped. Called on Frida's thread: re-attach on one of our own.
             # Events the agent had buffered but not sent are lost with it: the gap starts
-            # after the last message it delivered, not at the detach.
+            # after the newest event it delivered, not at the detach.
             gap_start = min(self._last_app_message, detached.t)
             thread = threading.Thread(target=self._reattach, args=(spawned, reason, gap_start),
                                       name=f"reattach-{spawned.pid}", daemon=True)
@@ -242,10 +269,17 @@ class Instrumenter:
         unloads the agent from the parent (checked: frida-agent unmapped, hooks gone). The
         app runs on uninstrumented until the new agent's hooks are live: what it read
         meanwhile, what the old agent had buffered, and children it forked (no gating) are
-        lost. An explicit ``agent.reattached`` event gives that gap; the run is degraded."""
+        lost. An explicit ``agent.reattached`` event gives that gap; the run is degraded.
+
+        When the gap cannot be closed (the attach or init fails, the new session is dropped
+        before it is installed, or the run ends meanwhile) ``agent.gap`` reports it open up
+        to then. No second re-attach: a session dropped twice in a row ends the run
+        (``unexpected_exit``) unless the run was ending anyway."""
         session: frida_adapter.AgentSession | None = None
         try:
             session = frida_adapter.AgentSession(self.device, spawned.pid)
+            with self._lock:
+                self._reattaching = session  # from here its detach is ours to record
             session.load(self.bundle.source, self._on_app_message,
                          lambda why: self._on_detached(session, why),
                          runtime=self.script_runtime)
@@ -258,27 +292,56 @@ class Instrumenter:
             self.recorder.record("agent.error", {
                 "pid": spawned.pid, "process": spawned.process,
                 "message": f"re-attach after '{reason}' failed: {exc}"})
-            if session is not None:
-                session.detach()  # half set up: it must not outlive the failure
-            self.unexpected_exit = reason
+            self._abandon(session, spawned, reason, gap_start, f"re-attach failed: {exc}")
             return
         with self._lock:
-            if self._expect_exit:  # the run ended while we re-attached: do not linger
-                session.detach()
-                return
-            self._session = session
+            self._reattaching = None
+            # Frida sets detached_reason before it calls back: a session that is not dropped
+            # by now is installed, and a later drop finds it current.
+            lost, ended = session.detached_reason, self._expect_exit
+            if lost is None and not ended:
+                self._session = session
+        if lost is not None or ended:
+            why = (f"the new session was dropped too ({lost})" if lost is not None
+                   else "the run ended first")
+            self._abandon(session, spawned, reason, gap_start, why, lost=lost)
+            return
         live_t = time.time()  # the recorder's host clock: the hooks are live from here
         gap = round(live_t - gap_start, 3)
         self.recorder.record("agent.reattached", {
             "pid": spawned.pid, "process": spawned.process, "reason": reason,
             "gap_start": gap_start, "gap_end": live_t, "gap_s": gap,
             "installed": len(coverage.get("installed", [])),
-            "lost": "this process's events after gap_start (the last batch delivered) until "
-                    "gap_end, and any child it forked meanwhile (not gated)"})
+            "lost": "this process's events after gap_start (the newest event delivered) "
+                    "until gap_end, and any child it forked meanwhile (not gated)"})
         self.uninstrumented.append(
             f"{spawned.process} (pid {spawned.pid}): Frida ended the agent's session "
             f"({reason}) while the app ran on; re-attached after {gap} s, the events of "
             "that gap are missing")
+
+    def _abandon(self, session: frida_adapter.AgentSession | None, spawned: SpawnedApp,
+                 reason: str, gap_start: float, why: str, *, lost: str | None = None) -> None:
+        """A re-attach that did not close the gap: let its session go, report the gap open
+        from ``gap_start`` to now, and end the run unless it was ending anyway."""
+        with self._lock:
+            self._reattaching = None
+            if session is not None:
+                self._let_go.add(session)
+        if session is not None:
+            session.detach()  # half set up: it must not outlive the failure
+        gap_end = time.time()
+        gap = round(gap_end - gap_start, 3)
+        self.recorder.record("agent.gap", {
+            "pid": spawned.pid, "process": spawned.process, "reason": reason,
+            "closed": False, "why": why, "gap_start": gap_start, "gap_end": gap_end,
+            "gap_s": gap, "lost": "this process's events after gap_start (the newest event "
+            "delivered) until its end or the end of the run"})
+        self.uninstrumented.append(
+            f"{spawned.process} (pid {spawned.pid}): Frida ended the agent's session "
+            f"({reason}) and it was not re-attached ({why}, {gap} s later); its events after "
+            f"{gap_start:.3f} (host time) are missing")
+        if not self._expect_exit:
+            self.unexpected_exit = lost or reason
 
     def flush(self) -> None:
         """Have every live agent, the app's and its children's, send what it has buffered.
