@@ -7,31 +7,42 @@ upsert-free updates, timestamps as floats) left to the library. Only this module
 
 Tables::
 
-    nights   name PK, created (first submit, orders the nights)
+    nights   name PK, created (first submit)
     runs     job_id PK, night, package, scenario, target, spec (JSON), device, status
              (queued/running/complete/degraded/incomplete/failed), error, bundle, attempts,
              history (JSON: earlier attempts and their folders),
              queued / started / finished (Unix times)
     findings id PK, job_id, rule, severity, sdk, summary
+
+Nights are ordered by their label compared as a string (:func:`night_order`), not by when
+they were submitted: ISO dates (``2026-11-29``) then sort by date, and a night re-run or
+back-filled later still sits between its neighbours.
+
+Free-form values (package, scenario path, device serial, rule, SDK) are ``Text``: a VARCHAR
+limit is enforced by PostgreSQL only, so it would fail there alone, mid-night.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from harness.errors import ConfigError
 from harness.farm.runner import Outcome
 from harness.farm.spec import JobSpec
 
+WORKER_LOST = "running (worker lost mid-session)"
+"""History status of an attempt whose worker died before it recorded an outcome."""
 STATUSES = ("queued", "running", "complete", "degraded", "incomplete", "failed")
 FINAL = ("complete", "degraded", "incomplete", "failed")
 
@@ -46,11 +57,11 @@ runs = sa.Table(
     sa.Column("job_id", sa.String(64), primary_key=True),
     sa.Column("night", sa.String(64), sa.ForeignKey("nights.name"), nullable=False,
               index=True),
-    sa.Column("package", sa.String(255), nullable=False),
-    sa.Column("scenario", sa.String(255), nullable=False),
+    sa.Column("package", sa.Text, nullable=False),
+    sa.Column("scenario", sa.Text, nullable=False),
     sa.Column("target", sa.String(16), nullable=False),
     sa.Column("spec", sa.Text, nullable=False),
-    sa.Column("device", sa.String(255)),
+    sa.Column("device", sa.Text),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("bundle", sa.Text),
@@ -65,9 +76,9 @@ findings = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("job_id", sa.String(64), sa.ForeignKey("runs.job_id"), nullable=False,
               index=True),
-    sa.Column("rule", sa.String(128), nullable=False),
-    sa.Column("severity", sa.String(32)),
-    sa.Column("sdk", sa.String(255), nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text),
+    sa.Column("sdk", sa.Text, nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
 )
 
@@ -96,6 +107,13 @@ class RunRow:
         return self.finished - self.started
 
 
+def night_order(names: Iterable[str]) -> list[str]:
+    """Nights oldest first: labels compared as plain strings (Python's ``<``, not the
+    database's collation), so ISO dates sort by date and ``2026-11-29.rerun`` follows
+    ``2026-11-29``. Labels that are not dates sort as text: name nights so they do."""
+    return sorted(names)
+
+
 def default_url(runs_dir: Path) -> str:
     return f"sqlite:///{runs_dir / 'farm.db'}"
 
@@ -113,7 +131,8 @@ class FarmStore:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
-            self._engine = sa.create_engine(_engine_url(url))
+            # pre-ping: a PostgreSQL server restarted overnight leaves dead pooled connections
+            self._engine = sa.create_engine(_engine_url(url), pool_pre_ping=True)
         except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
             raise ConfigError(f"--db {url}: not a usable database URL ({exc}); use "
                               "sqlite:///PATH or postgresql://USER@HOST/DB") from None
@@ -138,8 +157,10 @@ class FarmStore:
     # -- writing ---------------------------------------------------------------------------
 
     def _ensure_night(self, conn: Connection, night: str) -> None:
-        if conn.execute(sa.select(nights.c.name).where(nights.c.name == night)).first() is None:
-            conn.execute(nights.insert().values(name=night, created=time.time()))
+        # one statement, not SELECT then INSERT: workers and submits race on a new night
+        insert = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(nights)
+        conn.execute(insert.values(name=night, created=time.time())
+                     .on_conflict_do_nothing(index_elements=["name"]))
 
     def record_queued(self, job_id: str, spec: JobSpec) -> None:
         with self._tx() as conn:
@@ -171,9 +192,9 @@ class FarmStore:
             else:
                 history = json.loads(row.history or "[]")
                 if row.attempts:
-                    lost = " (worker lost mid-session)" if row.status == "running" else ""
+                    status = WORKER_LOST if row.status == "running" else row.status
                     history.append({"attempt": row.attempts, "device": row.device,
-                                    "status": row.status + lost, "error": row.error,
+                                    "status": status, "error": row.error,
                                     "bundle": row.bundle})
                 conn.execute(runs.update().where(runs.c.job_id == job_id)
                              .values(history=json.dumps(history), **values))
@@ -185,33 +206,48 @@ class FarmStore:
             conn.execute(runs.update().where(runs.c.job_id == job_id)
                          .values(status="failed", error=error, finished=time.time()))
 
-    def record_outcome(self, job_id: str, outcome: Outcome) -> None:
+    def workers_lost(self, job_id: str) -> int:
+        """How many earlier attempts of ``job_id`` ended with their worker lost."""
         with self._tx() as conn:
-            conn.execute(runs.update().where(runs.c.job_id == job_id).values(
+            row = conn.execute(sa.select(runs.c.history).where(runs.c.job_id == job_id)).first()
+        history = json.loads(row.history or "[]") if row is not None else []
+        return sum(1 for h in history if h.get("status") == WORKER_LOST)
+
+    def record_outcome(self, job_id: str, outcome: Outcome, attempt: int | None = None) -> bool:
+        """Record ``outcome``; with ``attempt``, only while that attempt is the latest (a
+        stale redelivered attempt must not overwrite a newer one). Whether it was recorded."""
+        with self._tx() as conn:
+            update = runs.update().where(runs.c.job_id == job_id)
+            if attempt is not None:
+                update = update.where(runs.c.attempts == attempt)
+            done = conn.execute(update.values(
                 status=outcome.status, error=outcome.error,
                 bundle=str(outcome.bundle) if outcome.bundle else None,
                 started=outcome.started, finished=outcome.finished))
+            if done.rowcount == 0:
+                return False
             conn.execute(findings.delete().where(findings.c.job_id == job_id))
             if outcome.findings:
                 conn.execute(findings.insert(), [
                     dict(job_id=job_id, rule=f.rule, severity=f.severity, sdk=f.sdk,
                          summary=f.summary) for f in outcome.findings])
+        return True
 
     # -- reading ---------------------------------------------------------------------------
 
     def night_names(self) -> list[str]:
-        """Every night, oldest first (by first submit)."""
+        """Every night, oldest first (:func:`night_order`)."""
         with self._tx() as conn:
-            rows = conn.execute(sa.select(nights.c.name).order_by(nights.c.created,
-                                                                  nights.c.name))
-            return [r.name for r in rows]
+            return night_order(r.name for r in conn.execute(sa.select(nights.c.name)))
+
+    def earlier_nights(self, night: str) -> list[str]:
+        """The nights before ``night`` (:func:`night_order`), newest first."""
+        return [n for n in reversed(self.night_names()) if n < night]
 
     def previous_night(self, night: str) -> str | None:
-        names = self.night_names()
-        if night not in names:
+        if night not in self.night_names():
             return None
-        index = names.index(night)
-        return names[index - 1] if index > 0 else None
+        return next(iter(self.earlier_nights(night)), None)
 
     def runs_of(self, night: str) -> list[RunRow]:
         count = (sa.select(sa.func.count()).where(findings.c.job_id == runs.c.job_id)

@@ -18,7 +18,10 @@ import pytest
 from harness.farm.store import FarmStore
 from tests.integration.test_farm import _free_port
 from tests.unit.farm.test_store import (
-    check_nights_in_submit_order,
+    check_a_stale_attempt_cannot_overwrite_a_newer_one,
+    check_long_values_fit,
+    check_nights_in_label_order,
+    check_processes_racing_on_a_new_night,
     check_redelivery_keeps_the_first_attempt,
     check_round_trip,
 )
@@ -94,4 +97,16 @@ def test_redelivery_on_postgres(store: FarmStore, tmp_path: Path) -> None:
 
 
 def test_nights_on_postgres(store: FarmStore) -> None:
-    check_nights_in_submit_order(store)
+    check_nights_in_label_order(store)
+
+
+def test_long_values_on_postgres(store: FarmStore, tmp_path: Path) -> None:
+    check_long_values_fit(store, tmp_path)
+
+
+def test_stale_attempts_on_postgres(store: FarmStore, tmp_path: Path) -> None:
+    check_a_stale_attempt_cannot_overwrite_a_newer_one(store, tmp_path)
+
+
+def test_racing_on_a_new_night_on_postgres(store: FarmStore, pg_url: str) -> None:
+    check_processes_racing_on_a_new_night(pg_url)

@@ -4,8 +4,10 @@ tests/integration/test_farm_postgres.py."""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,17 +84,92 @@ def test_a_job_the_worker_sees_first_is_recorded(store: FarmStore, tmp_path: Pat
     assert store.runs_of("n1")[0].status == "failed"
 
 
-def check_nights_in_submit_order(store: FarmStore) -> None:
-    for night in ("2026-11-29", "2026-11-30", "rerun"):
+def check_nights_in_label_order(store: FarmStore) -> None:
+    # a back-filled night sits between its neighbours, whatever the order of submission
+    for night in ("2026-11-27", "2026-11-29", "2026-11-28", "2026-11-29.rerun"):
         store.record_queued(f"job-{night}", JobSpec(package="com.example.app", night=night))
-    assert store.night_names() == ["2026-11-29", "2026-11-30", "rerun"]
-    assert store.previous_night("rerun") == "2026-11-30"
-    assert store.previous_night("2026-11-29") is None
+    assert store.night_names() == ["2026-11-27", "2026-11-28", "2026-11-29",
+                                   "2026-11-29.rerun"]
+    assert store.previous_night("2026-11-28") == "2026-11-27"
+    assert store.previous_night("2026-11-29") == "2026-11-28"
+    assert store.previous_night("2026-11-29.rerun") == "2026-11-29"
+    assert store.earlier_nights("2026-11-29") == ["2026-11-28", "2026-11-27"]
+    assert store.previous_night("2026-11-27") is None
     assert store.previous_night("never") is None
 
 
-def test_nights_in_submit_order(store: FarmStore) -> None:
-    check_nights_in_submit_order(store)
+def test_nights_in_label_order(store: FarmStore) -> None:
+    check_nights_in_label_order(store)
+
+
+def check_long_values_fit(store: FarmStore, tmp_path: Path) -> None:
+    # VARCHAR(255) is enforced by PostgreSQL only: a deep scenario path failed there alone
+    scenario = "/srv/farm/" + "scenarios/" * 40 + "reject.yaml"
+    spec = JobSpec(package="com.example." + "x" * 300, night="n1", scenario=scenario)
+    store.record_queued("job-long", spec)
+    store.record_started("job-long", spec, "device-" + "y" * 300, _dir(tmp_path))
+    store.record_outcome("job-long", Outcome(
+        status="complete", bundle=None, started=1.0, finished=2.0,
+        findings=[FindingRow(rule="r" * 300, sdk="s" * 300, summary="x", severity="z" * 60)]))
+    (row,) = store.runs_of("n1")
+    assert (row.spec.scenario, row.findings) == (scenario, 1)
+
+
+def test_long_values_fit(store: FarmStore, tmp_path: Path) -> None:
+    check_long_values_fit(store, tmp_path)
+
+
+def check_a_stale_attempt_cannot_overwrite_a_newer_one(store: FarmStore,
+                                                      tmp_path: Path) -> None:
+    store.record_queued("job-s", SPEC)
+    assert store.record_started("job-s", SPEC, "dev-a", _dir(tmp_path)) == 1
+    # attempt 1 looked dead, the broker redelivered: attempt 2 started elsewhere
+    assert store.record_started("job-s", SPEC, "dev-b", _dir(tmp_path)) == 2
+    assert store.workers_lost("job-s") == 1
+    late = Outcome(status="failed", bundle=None, started=1.0, finished=2.0, error="stale")
+    assert store.record_outcome("job-s", late, attempt=1) is False
+    (row,) = [r for r in store.runs_of("n1") if r.job_id == "job-s"]
+    assert (row.status, row.error, row.attempts) == ("running", None, 2)
+    done = Outcome(status="complete", bundle=None, started=1.0, finished=3.0,
+                   findings=[FindingRow(rule="r", sdk="s", summary="x")])
+    assert store.record_outcome("job-s", done, attempt=2) is True
+    (row,) = [r for r in store.runs_of("n1") if r.job_id == "job-s"]
+    assert (row.status, row.findings) == ("complete", 1)
+
+
+def test_a_stale_attempt_cannot_overwrite_a_newer_one(store: FarmStore, tmp_path: Path) -> None:
+    check_a_stale_attempt_cannot_overwrite_a_newer_one(store, tmp_path)
+
+
+def _queue_on_a_new_night(url: str, worker: int, start: Any) -> str:
+    store = FarmStore(url)
+    start.wait()
+    try:
+        for i in range(20):
+            store.record_queued(f"job-{worker}-{i}",
+                                JobSpec(package="com.example.app", night=f"race-{i}"))
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        store.close()
+    return "ok"
+
+
+def check_processes_racing_on_a_new_night(url: str) -> None:
+    # SELECT-then-INSERT of the night lost jobs with "UNIQUE constraint failed" under load
+    FarmStore(url).close()
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(6) as pool:
+        start = manager.Barrier(6)
+        results = pool.starmap(_queue_on_a_new_night, [(url, w, start) for w in range(6)])
+    assert results == ["ok"] * 6
+    store = FarmStore(url)
+    assert sum(len(store.runs_of(f"race-{i}")) for i in range(20)) == 120
+    store.close()
+
+
+def test_processes_racing_on_a_new_night(tmp_path: Path) -> None:
+    check_processes_racing_on_a_new_night(default_url(tmp_path))
 
 
 def test_the_store_survives_reopening(tmp_path: Path) -> None:
