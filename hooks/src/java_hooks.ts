@@ -77,6 +77,7 @@ export class JavaHooks {
     private slots = new Map<string, Slot>();
     private late: LateClasses;
     private stacks: StackReader | null = null;
+    private forgetScheduled = false;
 
     constructor(
         private buffer: EventBuffer,
@@ -114,7 +115,7 @@ export class JavaHooks {
      * trace keeps inlined frames, so SDK frames could vanish), formats every frame's
      * DescribeLocation string on each call, and could not be run here (no ART). */
     private stackReaderFor(depth: number): StackReader {
-        if (Process.findModuleByName("libart.so") === null) {
+        if ((Java as any).api?.flavor === "jvm") { // the bridge's own name for HotSpot
             try {
                 return new JvmtiStackReader(depth);
             } catch (e) {
@@ -227,6 +228,22 @@ export class JavaHooks {
             return ret;
         };
         this.slots.set(key, slot);
+        this.forgetAfterHooksApply();
+    }
+
+    /** The bridge applies a hook on its next tick (jvm.js doManglers, scheduled when
+     * `implementation` is set); a tick scheduled after that one runs once it is applied, and
+     * the stack reader drops what it described of the method before (jvmti.ts). One tick for
+     * a batch of hooks set together. */
+    private forgetAfterHooksApply(): void {
+        if (this.forgetScheduled) {
+            return;
+        }
+        this.forgetScheduled = true;
+        Script.nextTick(() => {
+            this.forgetScheduled = false;
+            this.stacks?.forget();
+        });
     }
 
     /** Method.invoke is hooked only to know which call is reflective; it records nothing. */

@@ -9,10 +9,17 @@
 // JNI reader, stack.ts, records): "class.method(File.java:line)", "(Native Method)",
 // "(File.java)" without a line table, "(Unknown Source)" without a source file. Frames that
 // Throwable leaves out are left out here too: HotSpot marks "hidden" every method of a hidden
-// class (lambda proxies, LambdaForms) and the boot classes' methods annotated
+// class (lambda proxies, LambdaForms) and the boot and platform classes' methods annotated
 // @jdk.internal.vm.annotation.Hidden (DirectMethodHandle$Holder.invokeStatic under a
 // MethodHandle call). tests/integration/test_stack_text.py compares both readers on the same
-// stacks (lambdas, reflection, method handles, constructors, no debug info, depth limit).
+// stacks (lambdas, reflection, method handles, constructors, no debug info, depth limit,
+// hooked methods).
+//
+// A hooked method: frida-java-bridge points its jmethodID at a new native Method* (jvm.js
+// installJvmMethod), so the frame of its original body comes back as (that id, a bytecode
+// index), and Throwable, which looks the method up by the same id, prints "(Native Method)".
+// So a native method always reads "(Native Method)" here, and `forget` (called once the agent's
+// hooks are applied) drops what was described of a method before it was hooked.
 //
 // HotSpot only: ART gives JVMTI to debuggable apps alone, so on ART the JNI reader is used.
 
@@ -48,6 +55,7 @@ const GET_OBJECT_FIELD = 95;
 const CALL_BOOLEAN_METHOD = 37;
 const EXCEPTION_CHECK = 228;
 const ACC_STATIC = 0x0008;
+const ACC_NATIVE = 0x0100;
 
 /** sizeof(jvmtiFrameInfo) and sizeof(jvmtiLineNumberEntry) on 64-bit: a pointer or jlocation
  * and an 8-byte-aligned jint. */
@@ -61,7 +69,9 @@ const LINE_ENTRY_SIZE = 16;
 const STACKS_MAX_FRAMES = 1 << 18;
 const METHODS_MAX = 20000;
 /** Frames read beyond the depth limit, to make up for hidden ones left out (Throwable's
- * trace counts its depth after leaving them out; a method handle call has two or three). */
+ * trace counts its depth after leaving them out; a method handle call has two or three).
+ * More hidden frames than that (a deep lambda recursion has one per level) and the stack is
+ * read on, a chunk of the same size at a time. */
 const HIDDEN_SLACK = 16;
 /** Thread names kept (one per thread id seen). */
 const NAMES_MAX = 4096;
@@ -74,6 +84,8 @@ interface MethodText {
     /** "class.method", or null for a method Throwable's stack trace leaves out. */
     name: string | null;
     file: string | null;
+    /** ACC_NATIVE: "(Native Method)" whatever the location (a hooked method, see above). */
+    native: boolean;
     /** [start location, line] pairs in the class file's order; null without a table. */
     lines: number[] | null;
     /** Frame texts by location. */
@@ -131,9 +143,16 @@ export class JvmtiStackReader implements StackReader {
     /** For an event whose frames JVMTI cannot describe (a class unloaded meanwhile...): the
      * same frames the slow way, so no event loses its stack. */
     private fallback: JavaStackReader;
-    private stacks = new Map<string, readonly string[]>();
+    /** Stacks by the digests of their frame chunks; null: the stack goes on past this chunk
+     * with too few frames kept yet, so the next chunk is part of the key. */
+    private stacks = new Map<string, readonly string[] | null>();
     private stackFrames = 0;
     private methods = new Map<string, MethodText>();
+    /** Bumped by `forget`: a description made across it (the JS lock is let go during each
+     * JVMTI call) is used once but not kept. */
+    private generation = 0;
+    /** ClassLoader.getPlatformClassLoader(): its classes may use @Hidden too. */
+    private platformLoader: NativePointer;
 
     constructor(private depth: number) {
         const vm = Java.vm as any;
@@ -180,6 +199,16 @@ export class JvmtiStackReader implements StackReader {
         this.exceptionCheck = new NativeFunction(jniFn(EXCEPTION_CHECK), "uint8", ["pointer"],
             OPTIONS);
         this.jni = new Jni(jniEnv.handle);
+        const loaderClass = globalClass(jniEnv, "java/lang/ClassLoader");
+        const platform = this.jni.callStaticObject(jniEnv.handle, loaderClass,
+            jniEnv.getStaticMethodId(loaderClass, "getPlatformClassLoader",
+                "()Ljava/lang/ClassLoader;"));
+        if (platform.isNull()) {
+            jniEnv.throwIfExceptionPending();
+            throw new Error("no platform class loader");
+        }
+        this.platformLoader = jniEnv.newGlobalRef(platform);
+        jniEnv.deleteLocalRef(platform);
         this.threadClass = globalClass(jniEnv, "java/lang/Thread");
         this.hiddenAnnotation = globalClass(jniEnv, "jdk/internal/vm/annotation/Hidden");
         const executable = globalClass(jniEnv, "java/lang/reflect/Executable");
@@ -202,44 +231,80 @@ export class JvmtiStackReader implements StackReader {
         this.fallback = new JavaStackReader(depth);
     }
 
+    /** Drops every method description and stack: called once the agent's hooks are applied
+     * (a hooked method turns native under its jmethodID, see above). */
+    forget(): void {
+        this.generation++;
+        this.methods.clear();
+        this.stacks.clear();
+        this.stackFrames = 0;
+    }
+
     read(): StackAndThread {
-        let stack: readonly string[];
+        // Either failing, the JNI reader reads both again: the stack is not dropped for want
+        // of the thread name.
         try {
-            stack = this.stack();
+            const stack = this.stack();
+            return { stack, thread: this.threadName() };
         } catch (e) {
             return this.fallback.read();
         }
-        return { stack, thread: this.threadName() };
     }
 
     private stack(): readonly string[] {
-        const buffer = this.free.pop() ?? Memory.alloc(this.bufferSize);
+        const generation = this.generation;
+        const buffers: NativePointer[] = [];
         try {
-            // The count goes at the end of the buffer: frames start at its (aligned) head.
-            const countAt = buffer.add(this.maxFrames * FRAME_INFO_SIZE);
-            const error = this.getStackTrace(this.env, NULL, 0, this.maxFrames, buffer, countAt);
-            if (error !== 0) {
-                throw new Error(`JVMTI GetStackTrace failed: error ${error}`);
-            }
-            const count = countAt.readS32();
-            // The key: SHA-1 of the frames' (jmethodID, location) bytes, hashed natively. On
-            // 44 frames it costs a quarter of the same bytes made into a string in JS, and
-            // two distinct stacks meeting on one digest is not a practical risk.
-            const key = Checksum.compute("sha1", buffer.readByteArray(count * FRAME_INFO_SIZE)!);
-            let stack = this.stacks.get(key);
-            if (stack === undefined) {
-                stack = this.resolve(buffer, count);
-                if (this.stackFrames + count > STACKS_MAX_FRAMES) {
-                    this.stacks.clear();
-                    this.stackFrames = 0;
+            let key = "";
+            let total = 0;
+            for (;;) {
+                const buffer = this.free.pop() ?? Memory.alloc(this.bufferSize);
+                buffers.push(buffer);
+                const count = this.frames(buffer, total);
+                total += count;
+                // The key: SHA-1 of the frames' (jmethodID, location) bytes, hashed natively.
+                // On 44 frames it costs a quarter of the same bytes made into a string in JS,
+                // and two distinct stacks meeting on one digest is not a practical risk.
+                key += Checksum.compute("sha1", buffer.readByteArray(count * FRAME_INFO_SIZE)!);
+                const known = this.stacks.get(key);
+                if (known !== undefined && known !== null) {
+                    return known;
                 }
-                this.stacks.set(key, stack);
-                this.stackFrames += count;
+                if (known === undefined) {
+                    const stack = this.resolve(buffers, total);
+                    const complete = count < this.maxFrames || stack.length >= this.depth;
+                    if (generation === this.generation) {
+                        this.keep(key, complete ? stack : null, stack.length);
+                    }
+                    if (complete) {
+                        return stack;
+                    }
+                }
+                // Hidden frames took the slack: the next chunk holds more of the stack.
             }
-            return stack;
         } finally {
-            this.free.push(buffer);
+            this.free.push(...buffers);
         }
+    }
+
+    /** Up to maxFrames frames from `start` into `buffer`; how many. */
+    private frames(buffer: NativePointer, start: number): number {
+        // The count goes at the end of the buffer: frames start at its (aligned) head.
+        const countAt = buffer.add(this.maxFrames * FRAME_INFO_SIZE);
+        const error = this.getStackTrace(this.env, NULL, start, this.maxFrames, buffer, countAt);
+        if (error !== 0) {
+            throw new Error(`JVMTI GetStackTrace failed: error ${error}`);
+        }
+        return countAt.readS32();
+    }
+
+    private keep(key: string, stack: readonly string[] | null, frames: number): void {
+        if (this.stackFrames + frames + 1 > STACKS_MAX_FRAMES) {
+            this.stacks.clear();
+            this.stackFrames = 0;
+        }
+        this.stacks.set(key, stack);
+        this.stackFrames += frames + 1;
     }
 
     /**
@@ -285,11 +350,13 @@ export class JvmtiStackReader implements StackReader {
         }
     }
 
-    /** The frames' text, made from the method and line caches. */
-    private resolve(buffer: NativePointer, count: number): readonly string[] {
+    /** The text of the first `count` frames held in `buffers` (maxFrames each), made from
+     * the method and line caches. */
+    private resolve(buffers: NativePointer[], count: number): readonly string[] {
         const out: string[] = [];
         for (let i = 0; i < count && out.length < this.depth; i++) {
-            const at = buffer.add(i * FRAME_INFO_SIZE);
+            const buffer = buffers[Math.floor(i / this.maxFrames)];
+            const at = buffer.add((i % this.maxFrames) * FRAME_INFO_SIZE);
             const method = at.readPointer();
             const location = at.add(Process.pointerSize).readS64().toNumber();
             const text = this.frame(method, location);
@@ -317,7 +384,11 @@ export class JvmtiStackReader implements StackReader {
         const key = method.toString();
         let info = this.methods.get(key);
         if (info === undefined) {
+            const generation = this.generation;
             info = this.describe(method);
+            if (generation !== this.generation) {
+                return info; // a hook was applied meanwhile: the description may predate it
+            }
             if (this.methods.size >= METHODS_MAX) {
                 this.methods.clear();
             }
@@ -343,9 +414,13 @@ export class JvmtiStackReader implements StackReader {
             const className = externalName(signature);
             this.check(this.getMethodName(this.env, method, out, NULL, NULL), "GetMethodName");
             const methodName = this.take(out.readPointer());
+            this.check(this.getMethodModifiers(this.env, method, out), "GetMethodModifiers");
+            const modifiers = out.readS32();
+            const native = (modifiers & ACC_NATIVE) !== 0;
             const frames = new Map<number, string>();
-            if (className === null || this.annotatedHidden(h, klass, method, methodName)) {
-                return { name: null, file: null, lines: null, frames };
+            if (className === null
+                || this.annotatedHidden(h, klass, method, methodName, modifiers)) {
+                return { name: null, file: null, native, lines: null, frames };
             }
             let file: string | null = null;
             const fileError = this.getSourceFileName(this.env, klass, out);
@@ -368,26 +443,27 @@ export class JvmtiStackReader implements StackReader {
                        && linesError !== NATIVE_METHOD) {
                 this.check(linesError, "GetLineNumberTable");
             }
-            return { name: `${className}.${methodName}`, file, lines, frames };
+            return { name: `${className}.${methodName}`, file, native, lines, frames };
         } finally {
             this.jni.popLocalFrame(h, NULL);
         }
     }
 
-    /** @Hidden counts only in the boot loader's classes (HotSpot's "privileged" check; the
-     * JDK uses it in java.base alone). Asked once per method, through reflection. */
+    /** @Hidden counts only in the boot and platform loaders' classes (HotSpot 17's
+     * "privileged" check in ClassFileParser; the JDK uses it in java.base alone). Asked once
+     * per method, through reflection. */
     private annotatedHidden(h: NativePointer, klass: NativePointer, method: NativePointer,
-                            name: string): boolean {
+                            name: string, modifiers: number): boolean {
         if (name === "<clinit>") {
             return false; // has no reflective form, and is never @Hidden
         }
         const out = Memory.alloc(Process.pointerSize);
         this.check(this.getClassLoader(this.env, klass, out), "GetClassLoader");
-        if (!out.readPointer().isNull()) {
+        const loader = out.readPointer(); // a JNI local ref, freed with the caller's frame
+        if (!loader.isNull() && this.isSameObject(h, loader, this.platformLoader) === 0) {
             return false;
         }
-        this.check(this.getMethodModifiers(this.env, method, out), "GetMethodModifiers");
-        const isStatic = (out.readS32() & ACC_STATIC) !== 0 ? 1 : 0;
+        const isStatic = (modifiers & ACC_STATIC) !== 0 ? 1 : 0;
         const reflected = this.toReflectedMethod(h, klass, method, isStatic);
         const hidden = reflected.isNull() ? 0
             : this.callBoolean1(h, reflected, this.isAnnotationPresent, this.hiddenAnnotation);
@@ -417,8 +493,8 @@ const NATIVE_METHOD = 104; // JVMTI_ERROR_NATIVE_METHOD: no line table
 
 /** What StackTraceElement.toString puts in the parentheses. */
 function where(info: MethodText, location: number): string {
-    if (location === -1) {
-        return "Native Method"; // JVMTI's location of a native frame
+    if (location === -1 || info.native) {
+        return "Native Method"; // -1: JVMTI's location of a native frame
     }
     if (info.file === null) {
         return "Unknown Source";

@@ -26,6 +26,9 @@ export interface StackAndThread {
 /** The calling thread's Java stack (frames as `frameText` gives them) and name. */
 export interface StackReader {
     read(): StackAndThread;
+    /** Drops whatever was learnt of methods: called once newly installed hooks are applied
+     * (a hooked method reads "(Native Method)" from then on). */
+    forget(): void;
 }
 
 /**
@@ -170,6 +173,10 @@ export class JavaStackReader implements StackReader {
         this.arraysToString = env.getStaticMethodId(this.arraysClass, "toString",
             "([Ljava/lang/Object;)Ljava/lang/String;");
         this.jni = new Jni(env.handle);
+    }
+
+    /** Nothing to drop: stacks are kept by their text, which Throwable makes anew. */
+    forget(): void {
     }
 
     read(): StackAndThread {

@@ -137,9 +137,13 @@ public final class Sink { public static String touch(String how) { return how; }
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.lang.reflect.Method;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 public final class Shapes {
+    static IntFunction<String> recurse;
     static class Inner { Inner() { Sink.touch("constructor"); } }
     static class Init { static { Sink.touch("static-init"); } static void load() { } }
     interface Greeter { default void greet() { Sink.touch("default-method"); } }
@@ -152,7 +156,12 @@ public final class Shapes {
     public static void main(String[] args) throws Throwable {
         System.out.println("READY");
         System.out.flush();
-        if (System.in.read() < 0) return;
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        if (in.readLine() == null) return;
+        Outer.call("nested-before");  // described while Outer.call is not hooked yet
+        System.out.println("HOOK");  // the agent hooks Outer.call now
+        System.out.flush();
+        if (in.readLine() == null) return;
         Sink.touch("direct");
         new Inner();
         Init.load();
@@ -175,6 +184,11 @@ public final class Shapes {
         Thread.currentThread().setName("main");
         deep(80);
         deepHandle(80, handle);  // hidden frames inside the depth limit
+        Outer.call("nested-after");  // a hooked method's original body calling a hooked one
+        Outer2.call("nested-late");  // hooked before its first description
+        // a hidden lambda proxy frame per level: more hidden frames than the reader's slack
+        recurse = n -> n > 0 ? recurse.apply(n - 1) : Sink.touch("lambda-deep");
+        recurse.apply(20);
         Thread worker = new Thread(() -> Sink.touch("thread"), "worker-7");
         worker.start();
         worker.join();
@@ -183,6 +197,17 @@ public final class Shapes {
         Thread.sleep(60_000);
     }
 }
+""",
+    # hooked by the probe: Outer once "nested-before" was seen, Outer2 from the start
+    "Outer.java": """package com.example.shapes;
+public final class Outer { public static String call(String how) {
+    String same = how;
+    return Sink.touch(same); } }
+""",
+    "Outer2.java": """package com.example.shapes;
+public final class Outer2 { public static String call(String how) {
+    String same = how;
+    return Sink.touch(same); } }
 """,
     # javac -g:source: a source file name but no line table -> "(NoLines.java)"
     "NoLines.java": """package com.example.shapes;
@@ -194,28 +219,48 @@ public final class NoDebug { public static void call(String how) { Sink.touch(ho
 """,
 }
 DEBUG_FLAGS = {"NoLines.java": "-g:source", "NoDebug.java": "-g:none"}
-HOWS = ["direct", "constructor", "static-init", "lambda", "anonymous", "default-method",
+HOWS = ["nested-before", "direct", "constructor", "static-init", "lambda", "anonymous", "default-method",
         "method-ref", *["reflection"] * 20, "method-handle", "no-lines", "no-debug",
-        "synchronized", "renamed", "deep", "deep-handle", "thread"]
+        "synchronized", "renamed", "deep", "deep-handle", "nested-after", "nested-late",
+        "lambda-deep", "thread"]
 READERS_DEPTH = 24  # below deep(80): the depth limit is part of what is compared
 
 READERS_SCRIPT = """
 import Java from "frida-java-bridge";
 import { JvmtiStackReader } from "./src/jvmti.js";
 import { JavaStackReader } from "./src/stack.js";
+function passThrough(name: string): void {
+    const method = Java.use(name).call;
+    method.implementation = function (this: any, how: string) { return method.call(this, how); };
+}
 Java.perform(() => {
     const jni = new JavaStackReader(%(depth)d);
     const jvmti = new JvmtiStackReader(%(depth)d);
+    // Its thread name cannot be read: the JNI reader's stack and name stand in.
+    const nameless = new JvmtiStackReader(%(depth)d);
+    (nameless as any).threadName = () => { throw new Error("no name for the probe"); };
     const method = Java.use("com.example.shapes.Sink").touch;
     method.implementation = function (this: any, how: string) {
         const ret = method.call(this, how);
         const a = jni.read();
         const b = jvmti.read();
         const again = jvmti.read();  // the same stack again: from the stack cache
+        let c: any = null;
+        if (how === "direct") {
+            try { c = nameless.read(); } catch (e) { c = { error: String(e) }; }
+        }
         send({ how, jni: a, jvmti: b, again_same: again.stack === b.stack,
-               again_equal: JSON.stringify(again) === JSON.stringify(b) });
+               again_equal: JSON.stringify(again) === JSON.stringify(b), nameless: c });
+        if (how === "nested-before") {
+            setTimeout(() => {
+                passThrough("com.example.shapes.Outer");
+                // as java_hooks.ts does: once the bridge has applied the hook (its own tick)
+                Script.nextTick(() => { jvmti.forget(); send({ hooked: true }); });
+            }, 0);
+        }
         return ret;
     };
+    passThrough("com.example.shapes.Outer2");
     send({ ready: true });
 });
 """
@@ -252,6 +297,16 @@ def both_readers(tmp_path_factory: pytest.TempPathFactory, jdk: str) -> list[dic
         assert messages.get(timeout=60)["payload"] == {"ready": True}
         java.stdin.write("go\n")
         java.stdin.flush()
+        assert java.stdout.readline().strip() == "HOOK"
+        hooked = False
+        while not hooked:
+            message = messages.get(timeout=30)
+            assert message["type"] == "send", message
+            hooked = message["payload"] == {"hooked": True}
+            if not hooked:
+                calls.append(message["payload"])
+        java.stdin.write("go\n")
+        java.stdin.flush()
         assert java.stdout.readline().strip() == "DONE"
         while len(calls) < len(HOWS):  # messages of other threads may still be on their way
             message = messages.get(timeout=30)
@@ -270,6 +325,8 @@ def test_jvmti_reader_gives_the_jni_readers_frames_and_thread(
     for call in both_readers:
         assert call["jvmti"] == call["jni"], call["how"]
         assert call["again_same"] and call["again_equal"], call["how"]
+    nameless = [call["nameless"] for call in both_readers if call["how"] == "direct"]
+    assert nameless == [both_readers[1]["jni"]]
 
 
 def test_the_compared_stacks_cover_every_frame_form(both_readers: list[dict[str, Any]]) -> None:
@@ -292,6 +349,17 @@ def test_the_compared_stacks_cover_every_frame_form(both_readers: list[dict[str,
     # the depth counts the frames kept: hidden ones (the handle's) are not among them
     assert len(by_how["deep-handle"]["stack"]) == READERS_DEPTH
     assert "com.example.shapes.Shapes.deepHandle(" in by_how["deep-handle"]["stack"][1]
+    # A hooked method's original body reads "(Native Method)" like Throwable gives it, whether
+    # the reader described the method before the hook (nested-after) or only after (nested-late).
+    assert by_how["nested-before"]["stack"][1].startswith(
+        "com.example.shapes.Outer.call(Outer.java:")
+    assert by_how["nested-after"]["stack"][1] == "com.example.shapes.Outer.call(Native Method)"
+    assert by_how["nested-late"]["stack"][1] == "com.example.shapes.Outer2.call(Native Method)"
+    # 21 levels of the lambda, each under a hidden proxy frame: 42 frames of which 21 kept,
+    # then main's; all within the depth limit, so none may be missing.
+    deep_lambda = by_how["lambda-deep"]["stack"]
+    assert len(deep_lambda) == 23 < READERS_DEPTH
+    assert sum(".Shapes.lambda$main$" in frame for frame in deep_lambda) == 21
     assert by_how["thread"]["thread"] == "worker-7"
     assert by_how["direct"]["thread"] == "main"
     # a renamed thread reads its new name at once, and its old one when named back
