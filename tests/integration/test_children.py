@@ -75,9 +75,12 @@ def test_forked_child_is_instrumented_with_its_own_pid_and_name(
         reattached = [e for e in events if e["type"] == "agent.reattached"]
         if reattached:  # re-attached before the parent ended: the gap is explicit
             assert reattached[0]["data"]["gap_end"] > reattached[0]["data"]["gap_start"]
-            assert any("re-attached" in u for u in instrumenter.uninstrumented)
-        else:  # the parent ended first: the detach stands, the run is not clean
-            assert instrumenter.unexpected_exit == "application-requested"
+            assert any("re-attached after" in u for u in instrumenter.uninstrumented)
+        else:  # the parent ended first: the gap is reported open, the run is not clean
+            (gap,) = [e["data"] for e in events if e["type"] == "agent.gap"]
+            assert gap["pid"] == parent_pid and gap["closed"] is False
+            assert any("not re-attached" in u for u in instrumenter.uninstrumented)
+            assert instrumenter.unexpected_exit is not None
     coverages = {e["data"]["pid"]: e["data"] for e in events if e["type"] == "agent.coverage"}
     assert coverages[child["pid"]]["script_runtime"] == "qjs"
     assert coverages[parent_pid]["script_runtime"] == "qjs"
@@ -120,11 +123,12 @@ def test_the_parents_later_reads_are_recorded_even_when_frida_drops_its_session(
     reads = {(c["data_type"], c["pid"], c["process"]) for c in hook_calls(events)}
     assert reads == {("mac", child["pid"], f"late-reader:{child['pid']}"),
                      ("arp", parent_pid, "late-reader")}
-    dropped = [e for e in events if e["type"] == "agent.detached"
+    dropped = [e for e in events if e["type"] == "agent.detached" and "session" not in e["data"]
                and e["data"]["pid"] == parent_pid and e["data"]["expected"] is False]
     reattached = [e["data"] for e in events if e["type"] == "agent.reattached"]
     assert len(reattached) == len(dropped) <= 1
-    assert bool(dropped) == any("re-attached" in u for u in instrumenter.uninstrumented)
+    assert not [e for e in events if e["type"] == "agent.gap"]
+    assert bool(dropped) == any("re-attached after" in u for u in instrumenter.uninstrumented)
     assert instrumenter.unexpected_exit == "process-terminated"
 
 
@@ -191,6 +195,44 @@ def test_a_session_frida_drops_while_the_app_runs_is_reattached_with_an_explicit
     (degraded,) = instrumenter.uninstrumented
     assert "re-attached" in degraded and "waiter" in degraded
     assert instrumenter.unexpected_exit is None
+
+
+def test_a_run_that_ends_while_the_agent_is_reattached_still_reports_the_gap(
+        tmp_path: Path, agent_bundle: AgentBundle) -> None:
+    # The session is dropped underneath, then the run stops and the app is killed while the
+    # re-attach is under way (attaching and loading take far longer than the kill): the
+    # loss from the drop to the end must reach the manifest, and it is no unexpected exit.
+    program = build_c(tmp_path, WAITER, "waiter")
+    local = FridaDeviceRef(kind="local")
+    recorder = Recorder(tmp_path / "run")
+    instrumenter = Instrumenter(recorder, Catalogue(()), agent_bundle, local)
+    pid = frida_adapter.spawn(local, [str(program), str(tmp_path / "go"), str(tmp_path / "d")])
+    try:
+        instrumenter.attach(SpawnedApp(pid=pid, process="waiter"))
+        frida_adapter.resume(local, pid)
+        first = instrumenter._session
+        assert first is not None
+        first.detach()
+        deadline = time.monotonic() + 30
+        while not instrumenter._child_threads:  # the re-attach has started
+            assert time.monotonic() < deadline, "no re-attach started"
+            time.sleep(0.005)
+        instrumenter.expect_exit()
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        instrumenter.detach()  # joins the re-attach
+        recorder.close()
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text()
+              .splitlines()]
+    gaps = [e["data"] for e in events if e["type"] in ("agent.gap", "agent.reattached")]
+    assert len(gaps) == 1 and gaps[0]["pid"] == pid
+    assert gaps[0]["gap_start"] <= gaps[0]["gap_end"]
+    (degraded,) = instrumenter.uninstrumented
+    assert "waiter" in degraded and "missing" in degraded
+    assert instrumenter.unexpected_exit is None
+    assert instrumenter._session is None or instrumenter._session is not first
 
 
 def test_on_v8_the_parent_keeps_its_session_when_the_child_is_attached(
