@@ -57,12 +57,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     diff = sub.add_parser(
         "diff", help="compare a night with the previous one, app by app",
-        description="Exit status: 0 no new finding and no lost or missing run; 1 new "
-        "findings, a run that lost evidence or failed, or an app missing tonight; 2 usage "
-        "error (unknown night, no night to compare against).")
+        description="Nights are ordered by their label compared as text (ISO dates sort by "
+        "date). Each app is compared with its latest usable run of --against or, when that "
+        "night has none (failed, not submitted, bundle gone), of the latest earlier night "
+        "that has one. Exit status: 0 no new finding and no lost or missing run; 1 new "
+        "findings, a run that lost evidence, failed or cannot be read, an app missing "
+        "tonight, or an app with findings and no usable earlier run at all (a new app "
+        "included: its findings were never seen pass); 2 usage error (unknown night, no "
+        "night to compare against, --against not earlier than --night).")
     diff.add_argument("--night", required=True)
     diff.add_argument("--against", metavar="NIGHT",
-                      help="compare with this night (default: the one submitted before)")
+                      help="compare with this night, which must sort before --night "
+                      "(default: the night just before it)")
     diff.add_argument("--json", action="store_true", help="print JSON instead of text")
     _storage(diff)
     diff.set_defaults(handler=handle_diff)
@@ -174,6 +180,9 @@ def handle_diff(args: argparse.Namespace) -> int:
             why = (f"--against {args.against} is unknown" if args.against
                    else "it is the first night")
             raise ConfigError(f"night {args.night}: nothing to compare against ({why})")
+        if not against < args.night:
+            raise ConfigError(f"--against {against} is not earlier than {args.night} "
+                              "(nights are ordered by label, compared as text)")
 
         def progress(index: int, total: int, identity: tuple[str, str, str]) -> None:
             print(f"[{index}/{total}] analysing {identity[0]} [{identity[1]}]",

@@ -3,7 +3,9 @@
 Runs are paired on the spec identity (package, scenario, target). Each pair is compared as
 ``consentry diff`` compares two bundles (both re-analysed with the current rules); on top of
 that the farm adds what only it knows: apps whose run is missing tonight (last night had one,
-tonight none finished) and runs that failed or lost evidence.
+tonight none finished), runs that failed or lost evidence (tonight's bundle unreadable
+included), and apps with findings but no usable earlier run to compare with (new apps, or
+every earlier run failed or is gone), which fail too: nobody has seen those findings pass.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from harness.analysis.diff import RunDiff, diff_runs, facts_of
 from harness.analysis.engine import analyze
+from harness.commands.diff import exit_code as diff_exit_code
 from harness.errors import HarnessError
 from harness.farm.spec import Identity
 from harness.farm.store import FINAL, FarmStore, RunRow
@@ -28,35 +31,48 @@ class AppDiff:
     identity: Identity
     tonight: RunRow | None
     previous: RunRow | None
+    """The baseline: the latest usable run of an earlier night (see :func:`night_diff`)."""
     diff: RunDiff | None = None
     problem: str | None = None
     """Why this app could not be compared, or what went wrong tonight."""
+    tonight_unreadable: bool = False
+    """Tonight's run finished but its bundle cannot be analysed (deleted, corrupt)."""
+    tonight_findings: int | None = None
+    """Findings of tonight's run as analysed now; None when it was not analysed."""
+    seen_before: bool = False
+    """Some earlier night has a run of this app (usable or not)."""
+    baseline_note: str | None = None
+    """Why the baseline is not the --against night's run (which nights were skipped)."""
 
     @property
     def kind(self) -> str:
         """missing, lost-evidence, new-app, no-baseline or compared."""
         if self.tonight is None or self.tonight.status not in FINAL:
             return "missing"
-        if self.tonight.status != "complete" or (self.diff is not None
-                                                 and not self.diff.new.sound):
+        if (self.tonight_unreadable or self.tonight.status != "complete"
+                or (self.diff is not None and not self.diff.new.sound)):
             return "lost-evidence"
-        if self.previous is None:
-            return "new-app"
         if self.diff is None:
-            return "no-baseline"
+            return "no-baseline" if self.seen_before else "new-app"
         return "compared"
 
     @property
     def failing(self) -> bool:
         if self.kind in ("missing", "lost-evidence"):
             return True
-        return self.diff is not None and (bool(self.diff.new_findings)
-                                          or not self.diff.same_app)
+        if self.diff is not None:
+            return diff_exit_code(self.diff) != 0
+        # nothing to compare with: findings nobody has seen pass yet must not go green
+        return bool(self.tonight_findings)
 
     def to_json(self) -> dict[str, Any]:
         package, scenario, target = self.identity
         return {"package": package, "scenario": scenario, "target": target, "kind": self.kind,
                 "failing": self.failing, "problem": self.problem,
+                "tonight_unreadable": self.tonight_unreadable,
+                "tonight_findings": self.tonight_findings,
+                "baseline_night": self.previous.night if self.previous is not None else None,
+                "baseline_note": self.baseline_note,
                 "tonight": _run_json(self.tonight), "previous": _run_json(self.previous),
                 "diff": self.diff.to_json() if self.diff is not None else None}
 
@@ -95,7 +111,10 @@ class NightDiff:
                             "missing": [a.identity[0] for a in self.of_kind("missing")],
                             "lost_evidence": [a.identity[0]
                                               for a in self.of_kind("lost-evidence")],
-                            "new_apps": [a.identity[0] for a in self.of_kind("new-app")]},
+                            "new_apps": [a.identity[0] for a in self.of_kind("new-app")],
+                            "unbaselined": [a.identity[0] for a in self.apps
+                                            if a.diff is None and a.failing
+                                            and a.kind in ("new-app", "no-baseline")]},
                 "apps": [a.to_json() for a in self.apps], "exit": self.exit_code}
 
 
@@ -118,10 +137,51 @@ def _facts(row: RunRow) -> Any:
     return facts_of(analyze(Path(row.bundle)))
 
 
+USABLE = ("complete", "degraded", "incomplete")
+"""Statuses of a run that can serve as a baseline (if its bundle can still be read)."""
+
+
+class _Nights:
+    """The runs of earlier nights, read from the store once and only when needed."""
+
+    def __init__(self, store: FarmStore, newest_first: list[str]) -> None:
+        self.store, self.names = store, newest_first
+        self._runs: dict[str, list[RunRow]] = {}
+
+    def runs(self, night: str, identity: Identity) -> list[RunRow]:
+        if night not in self._runs:
+            self._runs[night] = self.store.runs_of(night)
+        return [r for r in self._runs[night] if r.spec.identity == identity]
+
+    def baseline(self, identity: Identity) -> tuple[RunRow | None, Any, bool, list[str]]:
+        """(run, its facts, seen before, nights skipped and why), newest usable run first."""
+        skipped: list[str] = []
+        seen = False
+        for night in self.names:
+            rows = self.runs(night, identity)
+            seen = seen or bool(rows)
+            usable = sorted((r for r in rows if r.status in USABLE),
+                            key=lambda r: (r.finished or 0.0, r.queued or 0.0), reverse=True)
+            for row in usable:
+                try:
+                    return row, _facts(row), True, skipped
+                except HarnessError as exc:
+                    skipped.append(f"{night}: {row.status} run unreadable ({exc})")
+            if rows and not usable:
+                last = latest_runs(rows)[identity]
+                skipped.append(f"{night}: {last.status}"
+                               + (f" ({last.error})" if last.error else ""))
+        return None, None, seen, skipped
+
+
 def night_diff(store: FarmStore, night: str, against: str,
                progress: Callable[[int, int, Identity], None] | None = None) -> NightDiff:
-    """Compare every app of ``night`` with its run of ``against``."""
-    tonight, previous = latest_runs(store.runs_of(night)), latest_runs(store.runs_of(against))
+    """Compare every app of ``night`` with its latest usable run of ``against`` or, when
+    that night has none (the run failed, was never submitted, its bundle is gone), of the
+    latest night before it that has one. The apps compared are tonight's and ``against``'s."""
+    tonight = latest_runs(store.runs_of(night))
+    previous = latest_runs(store.runs_of(against))
+    earlier = _Nights(store, [against, *store.earlier_nights(against)])
     result = NightDiff(night=night, against=against)
     identities = sorted(tonight.keys() | previous.keys())
     for index, identity in enumerate(identities):
@@ -137,17 +197,23 @@ def night_diff(store: FarmStore, night: str, against: str,
         if app.tonight.status == "failed":
             app.problem = f"tonight's run failed: {app.tonight.error}"
             continue
-        if app.previous is None:
-            continue
         try:
             new = _facts(app.tonight)
         except HarnessError as exc:
-            app.problem = f"tonight's run cannot be read: {exc}"
+            # evidence that existed and is gone: never "no baseline", never green
+            app.tonight_unreadable = True
+            app.problem = f"tonight's {app.tonight.status} run cannot be read: {exc}"
             continue
-        try:
-            old = _facts(app.previous)
-        except HarnessError as exc:
-            app.problem = f"no baseline: last night's run ({app.previous.status}) {exc}"
+        app.tonight_findings = len(new.findings)
+        baseline, old, app.seen_before, skipped = earlier.baseline(identity)
+        app.previous = baseline or app.previous
+        if skipped:
+            app.baseline_note = "; ".join(skipped)
+        if baseline is None:
+            app.problem = ("no usable earlier run: " + "; ".join(skipped) if skipped
+                           else "first run of this app") + (
+                f"; {app.tonight_findings} finding(s) not compared with anything"
+                if app.tonight_findings else "")
             continue
         app.diff = diff_runs(old, new)
     return result
@@ -166,6 +232,9 @@ def render(diff: NightDiff) -> str:
             mark = "!!" if app.failing else "ok"
             lines.append(f"{mark} {name}: {len(d.new_findings)} new, {len(d.gone_findings)} "
                          f"gone, {len(d.changed_findings)} changed, {d.unchanged} unchanged")
+            if app.baseline_note and app.previous is not None:
+                lines.append(f"     baseline from night {app.previous.night} "
+                             f"({app.baseline_note})")
             lines += [f"     + {f.rule}  {f.sdk}  {', '.join(f.data_types) or '-'}"
                       for f in d.new_findings]
             gone = "-" if d.new.sound else "-?"
@@ -173,8 +242,9 @@ def render(diff: NightDiff) -> str:
                       for f in d.gone_findings]
             lines += [f"     !! {w}" for w in d.warnings]
         else:
-            label = {"missing": "!! MISSING", "lost-evidence": "!! LOST EVIDENCE",
-                     "new-app": ".. NEW APP", "no-baseline": ".. NO BASELINE"}[app.kind]
+            label = {"missing": "MISSING", "lost-evidence": "LOST EVIDENCE",
+                     "new-app": "NEW APP", "no-baseline": "NO BASELINE"}[app.kind]
+            label = ("!! " if app.failing else ".. ") + label
             lines.append(f"{label} {name}" + (f": {app.problem}" if app.problem else ""))
     failing = sum(a.failing for a in diff.apps)
     lines.append(f"verdict: {failing} app(s) need a look (exit 1)" if failing
