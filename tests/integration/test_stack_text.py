@@ -261,7 +261,8 @@ Java.perform(() => {
         return ret;
     };
     passThrough("com.example.shapes.Outer2");
-    send({ ready: true });
+    // java_hooks.ts picks the JVMTI reader by the bridge's name for the VM: it must read so
+    send({ ready: true, flavor: (Java as any).api?.flavor ?? null });
 });
 """
 
@@ -294,7 +295,7 @@ def both_readers(tmp_path_factory: pytest.TempPathFactory, jdk: str) -> list[dic
     calls: list[dict[str, Any]] = []
     try:
         session.load(bundle, lambda message, data: messages.put(message))
-        assert messages.get(timeout=60)["payload"] == {"ready": True}
+        assert messages.get(timeout=60)["payload"] == {"ready": True, "flavor": "jvm"}
         java.stdin.write("go\n")
         java.stdin.flush()
         assert java.stdout.readline().strip() == "HOOK"
