@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InstrumentationError
-from harness.instrument import frida_adapter
+from harness.instrument import frida_adapter, stubgen
 from harness.instrument.agent_build import AgentBundle
-from harness.instrument.catalogue import Catalogue
+from harness.instrument.catalogue import Catalogue, CatalogueEntry
 from harness.instrument.instrumenter import Instrumenter
 from harness.recorder import Recorder
 from harness.targets.base import FridaDeviceRef, SpawnedApp
+from tests.integration.line_process import LineProcess
 from tests.integration.test_native_hooks import build_c, hook_calls, run_instrumented
 
 pytestmark = pytest.mark.integration
@@ -233,6 +234,75 @@ def test_a_run_that_ends_while_the_agent_is_reattached_still_reports_the_gap(
     assert "waiter" in degraded and "missing" in degraded
     assert instrumenter.unexpected_exit is None
     assert instrumenter._session is None or instrumenter._session is not first
+
+
+JAVA_READER = """
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+
+public class Reader {
+    static class Ids {
+        static String collect() { return "id-" + System.nanoTime(); }
+    }
+
+    public static void main(String[] args) throws Exception {
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        System.out.println("READY");
+        for (String line; (line = in.readLine()) != null; ) {
+            Ids.collect();
+            System.out.println("DONE " + line + " ");
+        }
+    }
+}
+"""
+
+
+def test_after_a_reattach_on_hotspot_the_new_agents_java_hooks_stay_live(
+        tmp_path: Path, agent_bundle: AgentBundle, jdk: str) -> None:
+    # Frida drops the session and unloads the old agent while the app runs; the old
+    # agent's Java bridge reverts its method replacements as it goes. Were that revert to
+    # land after the new agent hooked, the new hooks would be silently undone: every read
+    # after each re-attach must be recorded. Closing the Frida session itself (not the
+    # adapter's detach, which unloads the script first) leaves the teardown to the agent,
+    # as in the fork bug; the old agent is unmapped at once here (observed: within 50 ms).
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "Reader.java").write_text(JAVA_READER)
+    classes = stubgen.compile_sources(tmp_path / "src", tmp_path / "classes", javac=jdk)
+    entry = CatalogueEntry(id="test.Reader.Ids.collect", class_name="Reader$Ids",
+                           method="collect", overloads=None, category="device_id",
+                           data_type="imei", static=True)
+    recorder = Recorder(tmp_path / "run")
+    instrumenter = Instrumenter(recorder, Catalogue((entry,)), agent_bundle,
+                                FridaDeviceRef(kind="local"))
+    app = LineProcess(["java", "-cp", str(classes), "Reader"], "reader")
+    try:
+        coverage = instrumenter.attach(SpawnedApp(pid=app.proc.pid, process="reader"))
+        assert coverage["installed"] == 1
+        app.command("call0", 30)
+        for drop in range(1, 3):
+            instrumenter.flush()  # what the old agent saw is delivered: only the hooks count
+            old = instrumenter._session
+            assert old is not None
+            old._session.detach()
+            deadline = time.monotonic() + 30
+            while instrumenter._session is old:
+                assert time.monotonic() < deadline, "never re-attached"
+                assert instrumenter.unexpected_exit is None, instrumenter.unexpected_exit
+                time.sleep(0.01)
+            for n in range(3):
+                app.command(f"call{drop}.{n}", 30)
+                time.sleep(0.1)  # give a late revert the time to land
+        instrumenter.expect_exit()
+        instrumenter.flush()
+    finally:
+        app.stop()
+        instrumenter.detach()
+        recorder.close()
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text()
+              .splitlines()]
+    assert len([c for c in hook_calls(events) if c["data_type"] == "imei"]) == 7
+    assert [e["data"]["installed"] for e in events if e["type"] == "agent.reattached"] == [1, 1]
+    assert instrumenter.unexpected_exit is None
 
 
 def test_on_v8_the_parent_keeps_its_session_when_the_child_is_attached(
