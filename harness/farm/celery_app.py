@@ -15,11 +15,24 @@ whole worker host that vanishes leaves the message unacknowledged in Redis, whic
 out again after the broker's visibility timeout (:data:`VISIBILITY_TIMEOUT`, longer than
 any session, or it would be run twice at once).
 
+A job that kills its worker every time would loop forever that way (Celery warns about it):
+the store counts the attempts whose worker was lost, and the :data:`WORKERS_LOST`-th
+redelivery records "failed: worker lost N times" and acknowledges the job.
+
+Time limits: a session gets a soft limit (worker ``--time-limit``, default
+:data:`SESSION_TIME_LIMIT`; the session stops and its bundle is kept) and a hard one
+:data:`HARD_LIMIT_GRACE` later, both well under the visibility timeout. An outcome is
+recorded only while its attempt is the job's latest, so a stale attempt cannot overwrite a
+newer one.
+
 Retries: a device fault (adb lost, frida-server dead: :func:`~harness.farm.runner.
-is_device_fault`) retries the job up to :data:`DEVICE_RETRIES` times on the pool queue,
-and the faulty device's worker stops taking pool jobs, so the retry lands on another device.
-Nothing else is retried: an app that crashes, a run that lost evidence or a finding is the
-night's result, recorded as it is.
+is_device_fault`) retries the job up to :data:`DEVICE_RETRIES` times, on the pool queue
+(a job pinned with ``--device`` on its own device's queue), and the faulty device's worker
+stops taking pool jobs; a probe on its own queue puts it back into the pool after
+:data:`POOL_COOL_DOWN` seconds once the device answers. A store that cannot be written
+retries the job (:data:`STORE_RETRIES`) rather than acknowledging it unrecorded. Nothing
+else is retried: an app that crashes, a run that lost evidence or a finding is the night's
+result, recorded as it is.
 """
 
 from __future__ import annotations
@@ -33,22 +46,35 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.utils.nodenames import host_format
 
 from harness.errors import ConfigError
-from harness.farm.runner import Outcome, run_dir_for, run_job
+from harness.farm.runner import Outcome, device_problem, run_dir_for, run_job
 from harness.farm.spec import JobSpec
-from harness.farm.store import FarmStore
+from harness.farm.store import FarmStore, StoreError
 
 log = logging.getLogger(__name__)
 
 POOL_QUEUE = "consentry.farm"
 TASK_NAME = "consentry.run_session"
+PROBE_TASK = "consentry.probe_device"
 DEVICE_RETRIES = 2
 RETRY_DELAY = 10
 """Seconds before a device-fault retry is handed out again."""
 VISIBILITY_TIMEOUT = 6 * 3600
 """Redis hands an unacknowledged job to another worker after this long (seconds)."""
+SESSION_TIME_LIMIT = 2 * 3600
+"""Default soft time limit of one session (seconds); ``--time-limit`` on the worker."""
+HARD_LIMIT_GRACE = 300
+"""Seconds after the soft limit before the session's process is killed."""
+WORKERS_LOST = 3
+"""A job whose worker died this many times is recorded as failed instead of requeued:
+``reject_on_worker_lost`` alone would hand a job that kills its worker out forever."""
+STORE_RETRIES, STORE_RETRY_DELAY = 20, 30
+"""A store that cannot be written (server down) retries the job for ~10 minutes."""
+POOL_COOL_DOWN = 300
+"""Seconds a device that faulted stays out of the pool before its health is probed."""
 
 _stores: dict[str, FarmStore] = {}
 
@@ -63,16 +89,24 @@ def node_name(serial: str) -> str:
 
 
 def make_app(broker: str, *, db: str | None = None, runs: Path | None = None,
-             serial: str | None = None) -> Celery:
-    """A Celery app on ``broker``; ``db``, ``runs`` and ``serial`` are the worker's own."""
+             serial: str | None = None, time_limit: float = SESSION_TIME_LIMIT) -> Celery:
+    """A Celery app on ``broker``; ``db``, ``runs``, ``serial`` and ``time_limit`` (soft,
+    seconds, per session) are the worker's own."""
     if not broker or "://" not in broker:
         raise ConfigError(f"broker {broker!r}: expected a URL such as redis://HOST:6379/0 "
                           "(--broker or CONSENTRY_BROKER)")
+    if not 0 < time_limit + HARD_LIMIT_GRACE < VISIBILITY_TIMEOUT:
+        # past the visibility timeout Redis hands the running job to a second worker
+        raise ConfigError(f"--time-limit {time_limit:g}: must be above 0 and below "
+                          f"{VISIBILITY_TIMEOUT - HARD_LIMIT_GRACE} s (the broker's "
+                          "visibility timeout, less the hard limit's grace)")
     app = Celery("consentry", broker=broker, set_as_current=False)
     app.conf.update(
         task_serializer="json", accept_content=["json"], result_serializer="json",
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        task_soft_time_limit=time_limit,
+        task_time_limit=time_limit + HARD_LIMIT_GRACE,
         worker_prefetch_multiplier=1,
         worker_concurrency=1,
         task_ignore_result=True,  # results live in the farm store, not in a result backend
@@ -82,7 +116,9 @@ def make_app(broker: str, *, db: str | None = None, runs: Path | None = None,
         worker_hijack_root_logger=False,
         consentry_db=db, consentry_runs=str(runs) if runs else None, consentry_serial=serial,
     )
-    app.task(name=TASK_NAME, bind=True, max_retries=DEVICE_RETRIES)(run_session)
+    app.task(name=TASK_NAME, bind=True, max_retries=DEVICE_RETRIES,
+             on_failure=_on_failure)(run_session)
+    app.task(name=PROBE_TASK, bind=True)(probe_device)
     return app
 
 
@@ -93,8 +129,43 @@ def _store(url: str) -> FarmStore:
     return _stores[url]
 
 
-def run_session(task: Task[Any, Any], spec_json: dict[str, Any]) -> str:
-    """The task: run one job on this worker's device and record it; returns the status."""
+def _on_failure(task: Task[Any, Any], exc: Exception, task_id: str, args: Any, kwargs: Any,
+                einfo: Any) -> None:
+    """The hard time limit kills the session's process and calls this in the worker's main
+    process: say so in the store, or it would read "running" forever."""
+    if not isinstance(exc, TimeLimitExceeded) or task.app.conf.consentry_db is None:
+        return
+    store = FarmStore(str(task.app.conf.consentry_db))  # not cached: the pool forks later
+    try:
+        store.mark_failed(task_id, f"killed: the session outlived its hard time limit "
+                          f"({task.app.conf.task_time_limit:g} s)")
+    except StoreError as err:
+        log.error("farm: job %s: cannot record its hard time limit: %s", task_id, err)
+    finally:
+        store.close()
+
+
+def run_session(task: Task[Any, Any], spec_json: dict[str, Any],
+                device: str | None = None) -> str:
+    """The task: run one job on this worker's device and record it; returns the status.
+    ``device``: the job was queued for that device only (its retries stay there)."""
+    try:
+        return _run_session(task, spec_json, device)
+    except StoreError as exc:
+        # the store could not be written: retry the job rather than acknowledge it unrecorded
+        log.error("farm: job %s: %s; retrying in %d s", task.request.id, exc,
+                  STORE_RETRY_DELAY)
+        raise task.retry(exc=exc, countdown=STORE_RETRY_DELAY,
+                         max_retries=task.request.retries + STORE_RETRIES) from exc
+
+
+def _record(store: FarmStore, job_id: str, outcome: Outcome, attempt: int) -> None:
+    if not store.record_outcome(job_id, outcome, attempt):
+        log.warning("farm: job %s attempt %d: a newer attempt exists; its outcome (%s) is "
+                    "not recorded over it", job_id, attempt, outcome.status)
+
+
+def _run_session(task: Task[Any, Any], spec_json: dict[str, Any], device: str | None) -> str:
     conf = task.app.conf
     spec = JobSpec.from_json(spec_json)
     serial, runs = str(conf.consentry_serial), Path(str(conf.consentry_runs))
@@ -103,29 +174,73 @@ def run_session(task: Task[Any, Any], spec_json: dict[str, Any]) -> str:
     attempt = store.record_started(job_id, spec, serial,
                                    lambda n: run_dir_for(runs, spec, f"{job_id[:8]}-{n}"))
     out = run_dir_for(runs, spec, f"{job_id[:8]}-{attempt}")
+    lost = store.workers_lost(job_id)
+    if lost >= WORKERS_LOST:
+        now = time.time()
+        _record(store, job_id, Outcome(
+            status="failed", bundle=None, started=now, finished=now,
+            error=f"failed: worker lost {lost} times (a session that kills its worker is "
+            "not requeued again; see the attempts' folders)"), attempt)
+        log.error("farm: job %s: worker lost %d times: recorded as failed", job_id, lost)
+        return "failed"  # acknowledged: the job leaves the queue
     log.info("farm: job %s attempt %d: %s %s on %s -> %s", job_id, attempt, spec.package,
              spec.scenario, serial, out)
     started = time.time()
     try:
         outcome = run_job(spec, serial, out)
+    except SoftTimeLimitExceeded:
+        _record(store, job_id, Outcome(
+            status="failed", bundle=out if out.exists() else None, started=started,
+            finished=time.time(), error=f"stopped: the session outlived its time limit "
+            f"({conf.task_soft_time_limit:g} s, worker --time-limit)"), attempt)
+        return "failed"
     except Exception as exc:
         # a harness bug, not a verdict on the app: the store must not say "running" forever
-        store.record_outcome(job_id, Outcome(
+        _record(store, job_id, Outcome(
             status="failed", bundle=out if out.exists() else None, started=started,
-            finished=time.time(), error=f"harness error: {type(exc).__name__}: {exc}"))
+            finished=time.time(), error=f"harness error: {type(exc).__name__}: {exc}"),
+            attempt)
         raise
     retry = outcome.device_fault and task.request.retries < DEVICE_RETRIES
     if retry:
+        where = f"again on {device}" if device else "on another device"
         outcome = replace(outcome, error=f"{outcome.error} (device fault on {serial}: "
-                          "retried on another device)")
-    store.record_outcome(job_id, outcome)
+                          f"retried {where})")
+    _record(store, job_id, outcome, attempt)
     log.info("farm: job %s: %s%s", job_id, outcome.status,
              f" ({outcome.error})" if outcome.error else "")
+    if outcome.device_fault:
+        _leave_pool(task, spec.target)
     if retry:
-        # this device looks broken: stop taking pool jobs, so the retry goes elsewhere
-        task.app.control.cancel_consumer(POOL_QUEUE, destination=[str(task.request.hostname)])
-        raise task.retry(queue=POOL_QUEUE, countdown=RETRY_DELAY)
+        # a pinned job stays on its device's queue; a pool job goes to whichever is free
+        queue = device_queue(device) if device else POOL_QUEUE
+        raise task.retry(queue=queue, countdown=RETRY_DELAY)
     return outcome.status
+
+
+def _leave_pool(task: Task[Any, Any], target: str) -> None:
+    """This device looks broken: stop taking pool jobs until a probe finds it healthy."""
+    hostname = str(task.request.hostname)
+    task.app.control.cancel_consumer(POOL_QUEUE, destination=[hostname])
+    task.app.send_task(PROBE_TASK, args=[hostname, target],
+                       queue=device_queue(str(task.app.conf.consentry_serial)),
+                       countdown=POOL_COOL_DOWN)
+
+
+def probe_device(task: Task[Any, Any], hostname: str, target: str) -> str:
+    """Runs on the faulty device's own queue after a cool-down: back into the pool when the
+    device answers, else probe again later."""
+    serial = str(task.app.conf.consentry_serial)
+    problem = device_problem(serial, target)
+    if problem is None:
+        task.app.control.add_consumer(POOL_QUEUE, destination=[hostname])
+        log.info("farm: device %s is healthy again: back in the pool", serial)
+        return "healthy"
+    log.warning("farm: device %s still unusable (%s): out of the pool for %d s more",
+                serial, problem, POOL_COOL_DOWN)
+    task.app.send_task(PROBE_TASK, args=[hostname, target], queue=device_queue(serial),
+                       countdown=POOL_COOL_DOWN)
+    return "unhealthy"
 
 
 def submit(app: Celery, store: FarmStore, spec: JobSpec, device: str | None = None) -> str:
@@ -134,7 +249,8 @@ def submit(app: Celery, store: FarmStore, spec: JobSpec, device: str | None = No
     store.record_queued(job_id, spec)
     queue = device_queue(device) if device else POOL_QUEUE
     try:
-        app.send_task(TASK_NAME, args=[spec.to_json()], task_id=job_id, queue=queue)
+        app.send_task(TASK_NAME, args=[spec.to_json()], kwargs={"device": device},
+                      task_id=job_id, queue=queue)
     except Exception as exc:  # kombu/redis errors vary by transport; the job must not vanish
         store.mark_failed(job_id, f"not queued: {type(exc).__name__}: {exc}")
         raise ConfigError(f"cannot queue jobs on {app.conf.broker_url}: {exc}; is the broker "

@@ -64,6 +64,19 @@ def is_device_fault(exc: BaseException) -> bool:
     return isinstance(exc, DeviceError) and not isinstance(exc, InstallFailed)
 
 
+def device_problem(serial: str, target: str) -> str | None:
+    """Why device ``serial`` cannot run sessions now, or None when it answers (adb state and
+    ``echo ok``). A local target's "device" is this machine: always there."""
+    if target != "android":
+        return None
+    from harness.device.adb import AdbutilsDevice
+
+    try:
+        return AdbutilsDevice(serial).confirm_lost()
+    except DeviceError as exc:
+        return str(exc)
+
+
 def run_dir_for(runs: Path, spec: JobSpec, job_id: str) -> Path:
     # one folder per attempt: a redelivered job never writes over the evidence of the first
     safe = spec.scenario.replace("/", "_").replace(".yaml", "")

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from harness.farm.runner import Outcome
 from harness.farm.spec import JobSpec
 
@@ -83,6 +83,10 @@ findings = sa.Table(
 )
 
 
+class StoreError(HarnessError):
+    """A read or write of the store failed (server down, lock timeout): worth a retry."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunRow:
     job_id: str
@@ -118,6 +122,14 @@ def default_url(runs_dir: Path) -> str:
     return f"sqlite:///{runs_dir / 'farm.db'}"
 
 
+def shown_url(url: str) -> str:
+    """``url`` with its password masked, for banners and errors."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url if "@" not in url else "<unparsable URL with credentials>"
+
+
 def _engine_url(url: str) -> str:
     # psycopg 3 is the driver we depend on; SQLAlchemy's bare postgresql:// means psycopg2
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -130,29 +142,35 @@ class FarmStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        shown = self.shown = shown_url(url)
         try:
             # pre-ping: a PostgreSQL server restarted overnight leaves dead pooled connections
             self._engine = sa.create_engine(_engine_url(url), pool_pre_ping=True)
         except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
-            raise ConfigError(f"--db {url}: not a usable database URL ({exc}); use "
+            raise ConfigError(f"--db {shown}: not a usable database URL ({exc}); use "
                               "sqlite:///PATH or postgresql://USER@HOST/DB") from None
         try:
             if url.startswith("sqlite:///"):
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             _meta.create_all(self._engine)
         except OSError as exc:
-            raise ConfigError(f"--db {url}: cannot create its folder ({exc})") from None
+            raise ConfigError(f"--db {shown}: cannot create its folder ({exc})") from None
         except sa.exc.SQLAlchemyError as exc:
             reason = getattr(exc, "orig", None) or exc
-            raise ConfigError(f"--db {url}: cannot open the database ({reason})") from None
+            raise ConfigError(f"--db {shown}: cannot open the database ({reason})") from None
 
     def close(self) -> None:
         self._engine.dispose()
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._engine.begin() as conn:
-            yield conn
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            # callers outside this module cannot catch SQLAlchemy's errors by name
+            raise StoreError(f"result store {self.shown}: {getattr(exc, 'orig', None) or exc}") \
+                from exc
 
     # -- writing ---------------------------------------------------------------------------
 
