@@ -274,7 +274,13 @@ class Instrumenter:
         When the gap cannot be closed (the attach or init fails, the new session is dropped
         before it is installed, or the run ends meanwhile) ``agent.gap`` reports it open up
         to then. No second re-attach: a session dropped twice in a row ends the run
-        (``unexpected_exit``) unless the run was ending anyway."""
+        (``unexpected_exit``) unless the run was ending anyway.
+
+        Not verified at run time: frida-core unloads the old agent asynchronously, and its
+        Java bridge reverts its method replacements as it goes; landing after the new
+        agent's hooks, that revert would undo them without a word. Locally the old agent is
+        unmapped within 50 ms, before the new one is injected, and the new hooks stay live
+        (tests/integration/test_children.py, HotSpot and native); a device may differ."""
         session: frida_adapter.AgentSession | None = None
         try:
             session = frida_adapter.AgentSession(self.device, spawned.pid)
