@@ -4,7 +4,8 @@
 
     - package: com.example.app
       apk: builds/app.apk         # optional: installed first
-      scenario: reject            # built-in name or a YAML path (default: accept)
+      scenario: reject            # built-in name or a YAML path, relative to apps.yaml
+                                  # (default: accept); checked at submit
       target: android             # android (default) or local
       options: {settle: 3}        # optional, see OPTION_TYPES
 
@@ -103,6 +104,8 @@ def validate(spec: JobSpec) -> str | None:
             return f"options: unknown option {key!r}; known: {', '.join(OPTION_TYPES)}"
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             return f"options.{key}: {value!r} has the wrong type"
+        if key == "settle" and isinstance(value, (int, float)) and value < 0:
+            return f"options.settle: {value!r} seconds; expected 0 or more"
     if spec.target == "local" and spec.apk is not None:
         return "apk: the local target installs nothing; drop apk or use target android"
     if spec.target == "android" and ("command" in spec.options or "variant" in spec.options):
@@ -110,8 +113,35 @@ def validate(spec: JobSpec) -> str | None:
     return None
 
 
+def _is_path(scenario: str) -> bool:
+    # as harness.scenario.loader.resolve tells a file from a built-in name
+    return Path(scenario).suffix in (".yaml", ".yml") or "/" in scenario
+
+
+def submit_problem(spec: JobSpec) -> str | None:
+    """What would fail ``spec`` at the worker that can be seen now, at submit: a scenario
+    that does not exist or does not parse, unknown categories. Paths are checked on this
+    machine; the workers must see the same files (a shared volume), as for APKs."""
+    from harness.errors import ScenarioError
+    from harness.instrument.catalogue import load_catalogue
+    from harness.scenario.loader import load_scenario
+
+    try:
+        load_scenario(spec.scenario)
+    except ScenarioError as exc:
+        return f"scenario: {exc}"
+    wanted = spec.options.get("categories")
+    if wanted:
+        known = set(load_catalogue().categories()) | {"all"}
+        unknown = sorted({c.strip() for c in wanted.split(",") if c.strip()} - known)
+        if unknown:
+            return f"options.categories: unknown {unknown}; known: {sorted(known - {'all'})}"
+    return None
+
+
 def load_apps(path: Path, night: str) -> list[JobSpec]:
-    """The jobs of ``apps.yaml`` for ``night``; errors name the file and the entry's line."""
+    """The jobs of ``apps.yaml`` for ``night``; errors name the file and the entry's line.
+    Scenario paths, like APK paths, are relative to ``apps.yaml``'s folder."""
     problem = night_problem(night)
     if problem is not None:
         raise ConfigError(f"--{problem}")
@@ -140,11 +170,20 @@ def load_apps(path: Path, night: str) -> list[JobSpec]:
         if "apk" in fields and isinstance(fields["apk"], str):
             # relative APK paths are relative to apps.yaml, as a reader would expect
             fields["apk"] = str((path.parent / fields["apk"]).resolve())
+        if isinstance(fields.get("scenario"), str) and _is_path(fields["scenario"]):
+            fields["scenario"] = str((path.parent / fields["scenario"]).resolve())
         try:
             spec = JobSpec(night=night, **fields)
         except ConfigError as exc:
             key = str(exc).split(" ", 1)[0].split(".", 1)[0].rstrip(":")
             raise ConfigError(f"{path}:{line_of(entry, key) or line}: {exc}") from None
+        problem = submit_problem(spec)
+        if problem is not None:
+            top, _, sub = problem.partition(":")[0].partition(".")
+            nested = entry.get(top)
+            at = ((line_of(nested, sub) if sub and isinstance(nested, LineDict) else None)
+                  or line_of(entry, top) or line)
+            raise ConfigError(f"{path}:{at}: {problem}")
         if spec.identity in seen:
             raise ConfigError(f"{where}: same package, scenario and target as line "
                               f"{seen[spec.identity]}; nights could not tell the runs apart")

@@ -29,6 +29,7 @@ def test_defaults_identity_and_json_round_trip() -> None:
     ({"options": {"settle": "slow"}}, "options.settle: 'slow' has the wrong type"),
     ({"options": {"settle": True}}, "options.settle: True has the wrong type"),
     ({"options": {"clear": "no"}}, "options.clear"),
+    ({"options": {"settle": -1}}, "options.settle: -1 seconds; expected 0 or more"),
     ({"target": "local", "apk": "a.apk"}, "the local target installs nothing"),
     ({"options": {"command": "java -jar x"}}, "only apply to the local target"),
 ])
@@ -79,6 +80,14 @@ def test_load_apps_builds_one_spec_per_entry(tmp_path: Path) -> None:
     ("- package: com.example.one\n- package: [oops\n", ":3:", "not valid YAML"),
     ("- package: com.example.one\n\n- package: com.example.one\n", ":3:",
      "same package, scenario and target as line 1"),
+    ("- package: com.example.one\n- package: com.example.two\n  scenario: rejct\n", ":3:",
+     "scenario: no scenario named 'rejct'"),
+    ("- package: com.example.one\n  scenario: flows/missing.yaml\n", ":2:",
+     "flows/missing.yaml does not exist"),
+    ("- package: com.example.one\n  options: {settle: -0.5}\n", ":2:",
+     "expected 0 or more"),
+    ("- package: com.example.one\n  options:\n    categories: device_id,telepathy\n", ":3:",
+     "options.categories: unknown ['telepathy']"),
 ])
 def test_apps_errors_name_file_and_line(tmp_path: Path, text: str, where: str,
                                         message: str) -> None:
@@ -99,3 +108,16 @@ def test_empty_apps_file(tmp_path: Path) -> None:
 def test_a_bad_night_label_is_named_as_the_option(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="^--night 'to night'"):
         load_apps(_apps(tmp_path, "- package: com.example.one\n"), "to night")
+
+
+def test_scenario_paths_are_relative_to_apps_yaml_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "login.yaml").write_text("name: login\nsteps:\n  - launch\n  - wait: 1\n")
+    path = _apps(tmp_path, "- package: com.example.one\n  scenario: flows/login.yaml\n"
+                 "  options: {categories: 'device_id, location'}\n")
+    (spec,) = load_apps(path, "n1")
+    assert spec.scenario == str((tmp_path / "flows" / "login.yaml").resolve())
+    (tmp_path / "flows" / "login.yaml").write_text("name: login\nsteps:\n  - fly: 3\n")
+    with pytest.raises(ConfigError) as info:  # a scenario that does not parse: its own line
+        load_apps(path, "n1")
+    assert str(info.value).startswith(f"{path}:2: scenario: ") and "login.yaml" in str(info.value)
