@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="adb serial of the device this worker drives (local target: "
                         "any name)")
     worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
+    worker.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                        help="stop a session after this long, keeping its bundle (default "
+                        "2 h; must stay under the broker's 6 h visibility timeout)")
     _broker(worker)
     _storage(worker)
     worker.set_defaults(handler=handle_worker)
@@ -113,23 +116,26 @@ def handle_submit(args: argparse.Namespace) -> int:
 
 
 def handle_worker(args: argparse.Namespace) -> int:
-    from harness.farm.celery_app import make_app
+    from harness.farm.celery_app import SESSION_TIME_LIMIT, make_app, shown_broker
     from harness.farm.store import default_url
-    from harness.farm.worker import argv_for
+    from harness.farm.worker import argv_for, env_for
 
     runs = args.runs.resolve()
     runs.mkdir(parents=True, exist_ok=True)
     db = args.db or default_url(runs)
-    _store(args).close()  # a bad --db or --broker fails here, not in the first job
-    make_app(args.broker)
-    print(f"farm worker for {args.serial}: broker {args.broker}, store {db}, runs {runs}",
+    store = _store(args)  # a bad --db or --broker fails here, not in the first job
+    store.close()
+    limit = SESSION_TIME_LIMIT if args.time_limit is None else args.time_limit
+    make_app(args.broker, time_limit=limit)
+    print(f"farm worker for {args.serial}: broker {shown_broker(args.broker)}, store "
+          f"{store.shown}, runs {runs}, session time limit {limit:g} s",
           file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     # a fresh process without frida loaded (see harness.farm.worker); same pid, so a
-    # supervisor's SIGTERM still reaches the worker
-    argv = argv_for(args.serial, args.broker, db, runs, args.loglevel)
-    os.execv(argv[0], argv)
+    # supervisor's SIGTERM still reaches the worker; URLs through the environment, not argv
+    argv = argv_for(args.serial, runs, args.loglevel, limit)
+    os.execve(argv[0], argv, env_for(args.broker, db))
 
 
 def _seconds(value: float | None) -> str:

@@ -37,8 +37,11 @@ result, recorded as it is.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import replace
@@ -48,6 +51,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.utils.nodenames import host_format
+from kombu.utils.url import maybe_sanitize_url
 
 from harness.errors import ConfigError
 from harness.farm.runner import Outcome, device_problem, run_dir_for, run_job
@@ -79,6 +83,11 @@ POOL_COOL_DOWN = 300
 _stores: dict[str, FarmStore] = {}
 
 
+def shown_broker(url: str) -> str:
+    """The broker URL with its password masked, for banners and errors."""
+    return str(maybe_sanitize_url(url))
+
+
 def device_queue(serial: str) -> str:
     return f"consentry.device.{serial}"
 
@@ -93,7 +102,8 @@ def make_app(broker: str, *, db: str | None = None, runs: Path | None = None,
     """A Celery app on ``broker``; ``db``, ``runs``, ``serial`` and ``time_limit`` (soft,
     seconds, per session) are the worker's own."""
     if not broker or "://" not in broker:
-        raise ConfigError(f"broker {broker!r}: expected a URL such as redis://HOST:6379/0 "
+        raise ConfigError(f"broker {shown_broker(broker)!r}: expected a URL such as "
+                          "redis://HOST:6379/0 "
                           "(--broker or CONSENTRY_BROKER)")
     if not 0 < time_limit + HARD_LIMIT_GRACE < VISIBILITY_TIMEOUT:
         # past the visibility timeout Redis hands the running job to a second worker
@@ -253,8 +263,8 @@ def submit(app: Celery, store: FarmStore, spec: JobSpec, device: str | None = No
                       task_id=job_id, queue=queue)
     except Exception as exc:  # kombu/redis errors vary by transport; the job must not vanish
         store.mark_failed(job_id, f"not queued: {type(exc).__name__}: {exc}")
-        raise ConfigError(f"cannot queue jobs on {app.conf.broker_url}: {exc}; is the broker "
-                          "running?") from exc
+        raise ConfigError(f"cannot queue jobs on {shown_broker(str(app.conf.broker_url))}: "
+                          f"{exc}; is the broker running?") from exc
     return job_id
 
 
@@ -270,8 +280,76 @@ def start_worker(app: Celery, serial: str, *, loglevel: str = "INFO") -> int:
         raise ConfigError("frida is already loaded in this process, and the worker's forked "
                           "child would hang at its first call; start the worker with "
                           "`python -m harness.farm.worker` or `consentry farm worker`")
-    worker = app.Worker(hostname=host_format(node_name(serial)), queues=worker_queues(serial),
-                        concurrency=1, pool="prefork", prefetch_multiplier=1,
-                        loglevel=loglevel, without_gossip=True, without_mingle=True)
-    worker.start()
+    hostname = host_format(node_name(serial))
+    with SerialLock(app, serial, f"{hostname} pid {os.getpid()}"):
+        worker = app.Worker(hostname=hostname, queues=worker_queues(serial), concurrency=1,
+                            pool="prefork", prefetch_multiplier=1, loglevel=loglevel,
+                            without_gossip=True, without_mingle=True)
+        worker.start()
     return int(worker.exitcode or 0)
+
+
+LOCK_TTL = 60
+"""Seconds a worker's claim on its serial outlives the worker (renewed every third)."""
+_RENEW = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+          "return redis.call('expire', KEYS[1], ARGV[2]) else return 0 end")
+_RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+            "return redis.call('del', KEYS[1]) else return 0 end")
+
+
+class SerialLock:
+    """One worker per serial: two would run two sessions on one device at once. A key in
+    the broker's Redis (``SET NX EX``, renewed while the worker lives) rather than a lock
+    file: the workers that could collide are exactly those sharing the broker, on any host
+    (network serials such as ``host:5555`` reach one device from many machines), and a
+    worker that dies frees the serial after :data:`LOCK_TTL` seconds. A broker without Redis
+    (``memory://`` in tests) has nothing to share: no lock."""
+
+    def __init__(self, app: Celery, serial: str, owner: str, ttl: int = LOCK_TTL) -> None:
+        self.key, self.owner, self.ttl = f"consentry.worker-lock.{serial}", owner, ttl
+        self.serial, self.app = serial, app
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: Any = None
+        self._conn: Any = None
+
+    def __enter__(self) -> SerialLock:
+        self._conn = self.app.connection_for_write()  # held while the worker lives
+        client = getattr(self._conn.default_channel, "client", None)
+        if client is None or not hasattr(client, "eval"):
+            log.warning("farm: broker %s is not Redis: no guard against a second worker for "
+                        "%s", self._conn.as_uri(), self.serial)  # as_uri masks the password
+            return self
+        self._client = client
+        if not client.set(self.key, self.owner, nx=True, ex=self.ttl):
+            holder = client.get(self.key)
+            holder = holder.decode() if isinstance(holder, bytes) else holder
+            self._conn.release()
+            raise ConfigError(f"device {self.serial} already has a worker ({holder}): two "
+                              "would run two sessions on it at once; stop that one first (a "
+                              f"worker that died frees it within {self.ttl} s)")
+        self._thread = threading.Thread(target=self._renew, name="serial-lock", daemon=True)
+        self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                held = self._client.eval(_RENEW, 1, self.key, self.owner, self.ttl)
+            except Exception as exc:  # redis errors vary; the next round tries again
+                log.error("farm: cannot renew the lock on %s: %s", self.serial, exc)
+                continue
+            if not held:
+                log.error("farm: the lock on %s was lost (the broker restarted or expired "
+                          "it): another worker may take this device", self.serial)
+                self._client.set(self.key, self.owner, nx=True, ex=self.ttl)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self._client is not None:
+            with contextlib.suppress(Exception):  # expires on its own anyway
+                self._client.eval(_RELEASE, 1, self.key, self.owner)
+        if self._conn is not None:
+            self._conn.release()

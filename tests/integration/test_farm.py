@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.farm.celery_app import make_app, submit
+from harness.errors import ConfigError
+from harness.farm.celery_app import SerialLock, make_app, submit
 from harness.farm.spec import JobSpec
 from harness.farm.store import FarmStore, default_url
 from harness.specimen import facts
@@ -241,3 +242,28 @@ def test_submit_with_the_broker_down_fails_loudly_and_the_store_says_so(tmp_path
     assert "is the broker running?" in capsys.readouterr().err
     (row,) = FarmStore(default_url(runs)).runs_of("n1")
     assert row.status == "failed" and (row.error or "").startswith("not queued:")
+
+
+def test_a_second_worker_for_the_same_serial_is_refused(farm, tmp_path: Path) -> None:
+    broker, runs, pid = farm
+    # the exec'd worker: -P, and the URLs in its environment, not in `ps`
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert b"-P" in cmdline and not any(b"redis://" in a for a in cmdline)
+    second = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "farm", "worker", "--serial", "local-1",
+         "--broker", broker, "--runs", str(runs)],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode == 1, second.stderr[-2000:]
+    assert "device local-1 already has a worker (consentry-local-1@" in second.stderr
+
+
+def test_the_serial_lock_is_freed_on_exit_and_renewed(broker: str) -> None:
+    app = make_app(broker)
+    with SerialLock(app, "lock-test", "first", ttl=3):
+        with pytest.raises(ConfigError, match="lock-test already has a worker \\(first\\)"):
+            SerialLock(app, "lock-test", "second").__enter__()
+        time.sleep(4.5)  # past the TTL: still held, because it was renewed
+        with pytest.raises(ConfigError, match="already has a worker"):
+            SerialLock(app, "lock-test", "second").__enter__()
+    with SerialLock(app, "lock-test", "second"):  # released on exit
+        pass
