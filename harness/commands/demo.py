@@ -7,7 +7,6 @@ Real Frida, the real agent, a real mitmdump with TLS interception, and a local H
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 from harness.commands.common import (
@@ -40,21 +39,18 @@ def demo_session(scenario_name: str, out: Path, *, variant: str = "default",
                  settle: float = 2.0, analyze: bool = True,
                  category_filter: set[str] | None = None,
                  script_runtime: ScriptRuntime = "qjs") -> SessionResult:
-    from harness.specimen.tracker import TrackerServer
-    from harness.targets.local import LocalTarget, specimen_app
+    from harness.specimen.setup import specimen_with_tracker
+    from harness.targets.local import LocalTarget
 
     scenario = load_scenario(scenario_name)
-    with TrackerServer() as tracker, tempfile.TemporaryDirectory(prefix="consentry-") as tmp:
-        host, port = tracker.address
-        app = specimen_app(Path(tmp) / "data", variant=variant)
-        target = LocalTarget(log_dir=out)
+    with specimen_with_tracker(variant) as specimen:
         options = SessionOptions(
             out=out, categories=category_filter, settle=settle, analyze=analyze,
-            resolve=[f"{name}:443={host}:{port}" for name in tracker.hosts],
+            resolve=specimen.resolve,
             ssl_insecure=True,  # only the proxy's upstream leg to the local tracker
             script_runtime=script_runtime,
         )
-        return Session(target, app, scenario, options).run()
+        return Session(LocalTarget(log_dir=out), specimen.app, scenario, options).run()
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ finding is never a failure.
 from __future__ import annotations
 
 import shlex
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,7 +106,7 @@ def _target(spec: JobSpec, serial: str, out: Path) -> Iterator[tuple[Target, App
         yield (AndroidTarget(serial), AppSpec(package=spec.package,
                                               apk=Path(spec.apk) if spec.apk else None), [])
         return
-    from harness.targets.local import LocalTarget, specimen_app
+    from harness.targets.local import LocalTarget
 
     command = spec.options.get("command")
     if command:
@@ -117,14 +116,11 @@ def _target(spec: JobSpec, serial: str, out: Path) -> Iterator[tuple[Target, App
     if spec.package != specimen_facts.PACKAGE:
         raise ConfigError(f"{spec.package}: the local target needs options.command "
                           f"(only {specimen_facts.PACKAGE}, the bundled specimen, runs without)")
-    from harness.specimen.tracker import TrackerServer
+    from harness.specimen.setup import specimen_with_tracker
 
     # as `consentry demo`: the specimen's trackers are served locally through the proxy
-    with TrackerServer() as tracker, tempfile.TemporaryDirectory(prefix="consentry-") as tmp:
-        host, port = tracker.address
-        app = specimen_app(Path(tmp) / "data", variant=spec.options.get("variant", "default"))
-        yield (LocalTarget(log_dir=out), app,
-               [f"{name}:443={host}:{port}" for name in tracker.hosts])
+    with specimen_with_tracker(spec.options.get("variant", "default")) as specimen:
+        yield LocalTarget(log_dir=out), specimen.app, specimen.resolve
 
 
 def verdict(result: SessionResult) -> tuple[str, tuple[str, ...], list[FindingRow]]:

@@ -8,7 +8,6 @@ temporary data directory) is closed by the ``stack`` it is given, after the sess
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -56,17 +55,14 @@ class SpecimenApp:
         return f"specimen app ({self.variant}) on the local target"
 
     def open(self, out: Path, stack: contextlib.ExitStack) -> Prepared:
-        from harness.specimen.tracker import TrackerServer
-        from harness.targets.local import LocalTarget, specimen_app
+        from harness.specimen.setup import specimen_with_tracker
+        from harness.targets.local import LocalTarget
 
-        tracker = stack.enter_context(TrackerServer())
-        data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="consentry-")))
-        host, port = tracker.address
+        specimen = stack.enter_context(specimen_with_tracker(self.variant))
         return Prepared(
-            target=LocalTarget(log_dir=out),
-            app=specimen_app(data / "data", variant=self.variant),
+            target=LocalTarget(log_dir=out), app=specimen.app,
             session_options={
-                "resolve": [f"{name}:443={host}:{port}" for name in tracker.hosts],
+                "resolve": specimen.resolve,
                 "ssl_insecure": True,  # only the proxy's upstream leg to the local tracker
             })
 
