@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -19,6 +20,10 @@ from harness.recorder import Recorder
 from harness.targets.base import FridaDeviceRef, SpawnedApp
 
 log = logging.getLogger(__name__)
+
+# A re-attach whose attach fails is tried once more after a short pause (see _reattach).
+REATTACH_ATTEMPTS = 2
+REATTACH_RETRY_DELAY = 0.3
 
 
 def child_process_name(child: frida_adapter.ChildInfo, parent_process: str) -> str:
@@ -282,24 +287,35 @@ class Instrumenter:
         unmapped within 50 ms, before the new one is injected, and the new hooks stay live
         (tests/integration/test_children.py, HotSpot and native); a device may differ."""
         session: frida_adapter.AgentSession | None = None
-        try:
-            session = frida_adapter.AgentSession(self.device, spawned.pid)
-            with self._lock:
-                self._reattaching = session  # from here its detach is ours to record
-            session.load(self.bundle.source, self._on_app_message,
-                         lambda why: self._on_detached(session, why),
-                         runtime=self.script_runtime)
-            if self.follow_children:
-                session.enable_child_gating()
-            coverage = session.call("init", self.catalogue.to_agent(),
-                                    {**self.agent_options, "process": spawned.process})
-        except Exception as exc:  # noqa: BLE001 - whatever failed, the detach must stand
-            # Most often the app has ended meanwhile: then the detach stands as it was.
-            self.recorder.record("agent.error", {
-                "pid": spawned.pid, "process": spawned.process,
-                "message": f"re-attach after '{reason}' failed: {exc}"})
-            self._abandon(session, spawned, reason, gap_start, f"re-attach failed: {exc}")
-            return
+        for attempt in range(1, REATTACH_ATTEMPTS + 1):
+            try:
+                session = frida_adapter.AgentSession(self.device, spawned.pid)
+                with self._lock:
+                    self._reattaching = session  # from here its detach is ours to record
+                session.load(self.bundle.source, self._on_app_message,
+                             functools.partial(self._on_detached, session),
+                             runtime=self.script_runtime)
+                if self.follow_children:
+                    session.enable_child_gating()
+                coverage = session.call("init", self.catalogue.to_agent(),
+                                        {**self.agent_options, "process": spawned.process})
+                break
+            except Exception as exc:  # noqa: BLE001 - whatever failed, the detach must stand
+                if session is None and attempt < REATTACH_ATTEMPTS and not self._expect_exit:
+                    # The attach itself failed: Frida may still be tearing the old agent
+                    # down ("the connection is closed"). Once more, shortly.
+                    self.recorder.record("agent.error", {
+                        "pid": spawned.pid, "process": spawned.process,
+                        "message": f"re-attach after '{reason}' failed, trying again: {exc}"})
+                    time.sleep(REATTACH_RETRY_DELAY)
+                    continue
+                # Most often the app has ended meanwhile: then the detach stands as it was.
+                self.recorder.record("agent.error", {
+                    "pid": spawned.pid, "process": spawned.process,
+                    "message": f"re-attach after '{reason}' failed: {exc}"})
+                self._abandon(session, spawned, reason, gap_start, f"re-attach failed: {exc}")
+                return
+        assert session is not None  # the loop is left by break only once init answered
         with self._lock:
             self._reattaching = None
             # Frida sets detached_reason before it calls back: a session that is not dropped

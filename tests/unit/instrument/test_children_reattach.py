@@ -15,7 +15,7 @@ import pytest
 
 from harness.clock import ClockOffset
 from harness.errors import InstrumentationError
-from harness.instrument import frida_adapter
+from harness.instrument import frida_adapter, instrumenter
 from harness.instrument.agent_build import AgentBundle
 from harness.instrument.catalogue import Catalogue
 from harness.instrument.instrumenter import Instrumenter
@@ -29,12 +29,16 @@ class FakeSession:
     is set before the callback runs, and our own detach reports ``application-requested``."""
 
     fail_at: str | None = None
+    attach_failures = 0
+    """How many re-attach attaches fail before one succeeds (``fail_at="attach"``: all)."""
     during_init: Callable[[FakeSession], None] | None = None
     made: list[FakeSession] = []
 
     def __init__(self, ref: FridaDeviceRef, pid: int) -> None:
-        if FakeSession.fail_at == "attach" and FakeSession.made:  # the re-attach's attach
-            raise InstrumentationError(f"attaching to pid {pid}: the process is gone")
+        if FakeSession.made and (FakeSession.fail_at == "attach"
+                                 or FakeSession.attach_failures > 0):  # a re-attach's attach
+            FakeSession.attach_failures -= 1
+            raise InstrumentationError(f"attaching to pid {pid}: the connection is closed")
         self.pid = pid
         self.detached_reason: str | None = None
         self.on_detached: Callable[[str], None] | None = None
@@ -68,6 +72,8 @@ class FakeSession:
 @pytest.fixture
 def fake_sessions(monkeypatch: pytest.MonkeyPatch) -> type[FakeSession]:
     FakeSession.fail_at, FakeSession.during_init, FakeSession.made = None, None, []
+    FakeSession.attach_failures = 0
+    monkeypatch.setattr(instrumenter, "REATTACH_RETRY_DELAY", 0.01)
     monkeypatch.setattr(frida_adapter, "AgentSession", FakeSession)
     return FakeSession
 
@@ -107,6 +113,17 @@ def test_a_dropped_session_is_replaced_and_the_gap_recorded(
     assert instr.unexpected_exit is None and len(instr.uninstrumented) == 1
 
 
+def test_an_attach_that_fails_once_is_tried_again_and_closes_the_gap(
+        tmp_path: Path, fake_sessions: type[FakeSession]) -> None:
+    fake_sessions.attach_failures = 1
+    instr, events = dropped(tmp_path)
+    assert [e["type"] for e in events] == ["agent.detached", "agent.error", "agent.reattached"]
+    assert "trying again" in events[1]["data"]["message"]
+    assert instr.unexpected_exit is None and instr._session is fake_sessions.made[-1]
+    (degraded,) = instr.uninstrumented
+    assert "re-attached after" in degraded
+
+
 @pytest.mark.parametrize("fail_at", ["attach", "init"])
 def test_a_failed_reattach_leaves_the_detach_standing(
         tmp_path: Path, fake_sessions: type[FakeSession], fail_at: str) -> None:
@@ -120,14 +137,15 @@ def test_a_failed_reattach_leaves_the_detach_standing(
     assert events[-1]["data"]["gap_start"] <= events[0]["t"] <= events[-1]["data"]["gap_end"]
     (degraded,) = instr.uninstrumented
     assert "not re-attached (re-attach failed" in degraded
-    if fail_at == "init":  # the half set-up session does not stay in the app
+    if fail_at == "attach":  # tried twice: Frida may still be tearing the old agent down
+        assert "trying again" in events[1]["data"]["message"]
+        assert types == ["agent.detached", "agent.error", "agent.error", "agent.gap"]
+    else:  # init failed: the half set-up session does not stay in the app
         assert len(fake_sessions.made) == 2 and fake_sessions.made[-1].detached_reason
         # ... and its detach, ours, is recorded as expected, not as another drop.
         assert types == ["agent.detached", "agent.error", "agent.detached", "agent.gap"]
         assert events[2]["data"]["expected"] is True
         assert events[2]["data"]["session"] == "replaced"
-    else:
-        assert types == ["agent.detached", "agent.error", "agent.gap"]
 
 
 @pytest.mark.parametrize("new_reason", ["process-terminated", "application-requested"])
