@@ -94,3 +94,23 @@ def test_a_batch_write_failure_is_loud(tmp_path):
     recorder.record_batch([("hook.call", {}, None), ("hook.call", {}, None)])
     with pytest.raises(EvidenceError, match="evidence is incomplete"):
         recorder.check()
+
+
+def test_hook_bursts_are_synced_by_time_other_events_at_once(tmp_path, monkeypatch):
+    import harness.recorder as recorder_module
+
+    synced: list[int] = []
+    monkeypatch.setattr(recorder_module.os, "fsync", lambda fd: synced.append(fd))
+    clock = [100.0]
+    monkeypatch.setattr(recorder_module.time, "monotonic", lambda: clock[0])
+    recorder = Recorder(tmp_path / "run")
+    for _ in range(10):  # a burst within the interval: flushed, not synced
+        recorder.record_batch([("hook.call", {}, None)] * 64)
+    assert synced == []
+    assert len((tmp_path / "run" / "events.jsonl").read_text().splitlines()) == 640
+    recorder.record("consent.tap", {})  # anything but hooks and flows: synced at once
+    assert len(synced) == 1
+    clock[0] += recorder_module._FSYNC_INTERVAL_S
+    recorder.record_batch([("hook.call", {}, None)])  # the interval is over
+    assert len(synced) == 2
+    recorder.close()
