@@ -114,7 +114,9 @@ def run_instrumented(tmp: Path, bundle: AgentBundle, argv: list[str], process: s
         while time.monotonic() < deadline and (instrumenter.unexpected_exit is None
                                                 or not _ended(pid)):
             time.sleep(0.05)
-        assert instrumenter.unexpected_exit is not None, f"{argv} still runs after 30 s"
+        assert instrumenter.unexpected_exit is not None, (
+            f"{argv} still runs after 30 s: {_process_states(pid)}; events: "
+            f"{[json.loads(e)['type'] for e in (tmp / 'run' / 'events.jsonl').read_text().splitlines()]}")
     finally:
         instrumenter.detach()
         recorder.close()
@@ -127,6 +129,34 @@ def _ended(pid: int) -> bool:
         return not Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True
+
+
+def _process_states(pid: int) -> str:
+    """The process and its children as the kernel sees them (state, where each thread
+    waits): what a hang needs to be told apart (a child stuck after fork, a parent in
+    waitpid, a detach Frida never reported)."""
+    states = []
+    pids = [pid, *(int(p) for p in _children(pid))]
+    for each in pids:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+            state = next(line.split(":", 1)[1].strip() for line in status.splitlines()
+                         if line.startswith("State:"))
+            waits = sorted({(task / "wchan").read_text() or "-"
+                            for task in Path(f"/proc/{each}/task").iterdir()})
+        except (OSError, StopIteration):
+            states.append(f"pid {each}: gone")
+            continue
+        states.append(f"pid {each}: {state}, threads wait in {waits}")
+    return "; ".join(states)
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return " ".join(Path(f"/proc/{pid}/task/{task.name}/children").read_text()
+                        for task in Path(f"/proc/{pid}/task").iterdir()).split()
+    except OSError:
+        return []
 
 
 def hook_calls(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
