@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.device.shell import ShellResult
@@ -25,6 +26,7 @@ class FakeShell:
         self.forwards: set[str] = set()
         self.files: dict[str, bytes] = {}
         self._rules: list[tuple[re.Pattern[str], int, str]] = []
+        self._before: list[tuple[re.Pattern[str], Callable[[], object]]] = []
         self._fail_ops: dict[str, Exception] = {}
         self.gone: str | None = None
         """Why the device is gone (see :meth:`unplug`); every operation then raises."""
@@ -36,6 +38,13 @@ class FakeShell:
     def on(self, pattern: str, output: str = "", exit_code: int = 0) -> FakeShell:
         """Reply to commands matching regex ``pattern`` (searched); later rules win."""
         self._rules.insert(0, (re.compile(pattern), exit_code, output))
+        return self
+
+    def before(self, pattern: str, action: Callable[[], object]) -> FakeShell:
+        """Run ``action`` as a command matching regex ``pattern`` (searched) arrives, before
+        it is handled: something happens on the device at that moment (it is unplugged, it
+        hangs, a process appears)."""
+        self._before.append((re.compile(pattern), action))
         return self
 
     def fail_op(self, op: str, exc: Exception) -> None:
@@ -69,6 +78,9 @@ class FakeShell:
                              serial=self.serial, cause=self.gone)
 
     def shell(self, command: str, *, timeout: float = 60.0) -> ShellResult:
+        for pattern, action in self._before:
+            if pattern.search(command):
+                action()
         self._check_there(f"`{command}`")
         self.log.append(command)
         for pattern, code, output in self._rules:

@@ -9,7 +9,6 @@ from fakeshell import FakeShell
 
 from harness.device import canaries
 from harness.device.canaries import CanarySet, normalize_types
-from harness.device.shell import ShellResult
 from harness.errors import DeviceError, DeviceLost, UiError
 
 TOKEN = "1a2b3c4d"
@@ -216,15 +215,7 @@ def test_a_lost_device_stops_the_undo_and_leaves_the_rest_pending() -> None:
 
 def test_a_device_lost_while_planting_stops_the_run_not_only_the_canary() -> None:
     shell = _shell()
-    real_shell = shell.shell
-
-    def unplugged_at_device_name(command: str, *, timeout: float = 60.0) -> ShellResult:
-        if command.startswith("settings get global device_name"):
-            shell.unplug()
-        result: ShellResult = real_shell(command, timeout=timeout)
-        return result
-
-    shell.shell = unplugged_at_device_name  # type: ignore[method-assign]
+    shell.before("^settings get global device_name", shell.unplug)
     canary_set = CanarySet(shell, TOKEN, clipboard=ClipboardServer())
     with pytest.raises(DeviceLost):
         canary_set.plant()
@@ -233,15 +224,7 @@ def test_a_device_lost_while_planting_stops_the_run_not_only_the_canary() -> Non
 
 def test_a_device_lost_at_cmd_clipboard_is_not_reworded_as_no_shell_command() -> None:
     shell = _shell()
-    real_shell = shell.shell
-
-    def unplugged_at_clipboard(command: str, *, timeout: float = 60.0) -> ShellResult:
-        if command.startswith("cmd clipboard"):
-            shell.unplug()
-        result: ShellResult = real_shell(command, timeout=timeout)
-        return result
-
-    shell.shell = unplugged_at_clipboard  # type: ignore[method-assign]
+    shell.before("^cmd clipboard", shell.unplug)
     with pytest.raises(DeviceLost, match="cmd clipboard"):
         CanarySet(shell, TOKEN).plant()
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,14 +40,8 @@ def test_starts_as_root_and_waits_until_running() -> None:
     fake.on("^pidof frida-server$", exit_code=1)
     started = f"su 0 sh -c 'chmod 755 {SERVER} && {SERVER} -D'"
 
-    def shell_after_start(command: str, *, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-        result = FakeShell.shell(fake, command, timeout=timeout)
-        if command == started:
-            fake.on("^pidof frida-server$", "9001\n")
-        return result
-
+    fake.before(f"^{re.escape(started)}$", lambda: fake.on("^pidof frida-server$", "9001\n"))
     fake.on(r"^su 0 sh -c 'chmod", "")
-    fake.shell = shell_after_start  # type: ignore[method-assign]
     status = frida_server.ensure_running(fake, root="su", host_version="17.2.6", abi="x86_64")
     assert status.pids == [9001]
     assert started in fake.log

@@ -209,15 +209,8 @@ def test_without_root_the_ca_can_be_optional(proxy: ProxyEndpoint) -> None:
 def test_frida_server_started_by_us_is_stopped_on_close(proxy: ProxyEndpoint) -> None:
     fake = rooted_emulator()
     fake.on("^pidof frida-server$", exit_code=1)
-    original_shell = fake.shell
-
-    def shell(command: str, *, timeout: float = 60.0) -> Any:
-        if command.endswith("frida-server -D"):
-            fake.on("^pidof frida-server$", "9001\n")
-        return original_shell(command, timeout=timeout)
-
+    fake.before("frida-server -D$", lambda: fake.on("^pidof frida-server$", "9001\n"))
     fake.on("^chmod 755 ").on(r"^if pidof frida-server \| grep -qw 9001; then kill 9001; fi$")
-    fake.shell = shell
     t = target(fake)
     facts = t.prepare(AppSpec(package=PKG), proxy)
     assert facts["frida_server"]["started"] is True

@@ -24,16 +24,8 @@ def prepared(proxy: ProxyEndpoint) -> tuple[Any, android.AndroidTarget]:
     """A rooted emulator after prepare(): proxy, reverse, CA, and a frida-server we started."""
     fake = rooted_emulator()
     fake.on("^pidof frida-server$", exit_code=1)
-    original_shell = fake.shell
-
-    def shell(command: str, *, timeout: float = 60.0) -> ShellResult:
-        if command.endswith("frida-server -D"):
-            fake.on("^pidof frida-server$", "9001\n")
-        result: ShellResult = original_shell(command, timeout=timeout)
-        return result
-
+    fake.before("frida-server -D$", lambda: fake.on("^pidof frida-server$", "9001\n"))
     fake.on("^chmod 755 ").on(r"^if pidof frida-server \| grep -qw 9001; then kill 9001; fi$")
-    fake.shell = shell
     t = target(fake)
     t.prepare(AppSpec(package=PKG), proxy)
     return fake, t
@@ -77,15 +69,8 @@ def test_a_device_that_came_back_is_restored_after_all(proxy: ProxyEndpoint) -> 
 def test_a_device_lost_during_close_stops_it_and_says_what_is_left(
         proxy: ProxyEndpoint) -> None:
     fake, t = prepared(proxy)
-    real_shell = fake.shell
-
-    def shell(command: str, *, timeout: float = 60.0) -> ShellResult:
-        if command.startswith("settings put global http_proxy :0"):
-            fake.unplug(GONE)  # unplugged just as the proxy is reset
-        result: ShellResult = real_shell(command, timeout=timeout)
-        return result
-
-    fake.shell = shell
+    # unplugged just as the proxy is reset
+    fake.before("^settings put global http_proxy :0", lambda: fake.unplug(GONE))
     with pytest.raises(DeviceLost) as lost:
         t.close()
     message = str(lost.value)
@@ -151,16 +136,12 @@ def test_a_hung_step_on_a_hung_device_lists_exactly_the_rest(
     steps = [label for label, _, _ in reversed(t._undo)]  # the order close runs them
     monkeypatch.setattr(android, "UNDO_TIMEOUT", 0.2)
     release = threading.Event()
-    real_shell = fake.shell
 
-    def shell(command: str, *, timeout: float = 60.0) -> ShellResult:
-        if command.startswith("if pidof frida-server | grep"):  # the first undo step
-            fake.hang()
-            release.wait(10)
-        result: ShellResult = real_shell(command, timeout=timeout)
-        return result
+    def hang() -> None:
+        fake.hang()
+        release.wait(10)
 
-    fake.shell = shell
+    fake.before(r"^if pidof frida-server \| grep", hang)  # the first undo step
     fake.log.clear()
     try:
         with pytest.raises(DeviceLost, match="hung"):
@@ -189,15 +170,7 @@ def test_a_hung_device_is_not_taken_for_back(proxy: ProxyEndpoint) -> None:
 def test_a_device_lost_while_trusting_the_ca_stops_the_run_even_when_optional(
         proxy: ProxyEndpoint) -> None:
     fake = rooted_emulator()
-    real_shell = fake.shell
-
-    def shell(command: str, *, timeout: float = 60.0) -> ShellResult:
-        if command.startswith("mount -t tmpfs"):
-            fake.unplug(GONE)
-        result: ShellResult = real_shell(command, timeout=timeout)
-        return result
-
-    fake.shell = shell
+    fake.before("^mount -t tmpfs", lambda: fake.unplug(GONE))
     t = target(fake, require_ca=False)
     with pytest.raises(DeviceLost):  # not "CA not trusted, carry on"
         t.prepare(AppSpec(package=PKG), proxy)
@@ -213,16 +186,9 @@ def test_a_device_lost_while_frida_server_starts_says_how_to_stop_it(
         proxy: ProxyEndpoint) -> None:
     fake = rooted_emulator()
     fake.on("^pidof frida-server$", exit_code=1)
-    real_shell = fake.shell
-
-    def shell(command: str, *, timeout: float = 60.0) -> ShellResult:
-        if command.endswith("frida-server -D"):
-            fake.unplug(GONE)  # it may have started: its pid is unknown
-        result: ShellResult = real_shell(command, timeout=timeout)
-        return result
-
+    # it may have started: its pid is unknown
+    fake.before("frida-server -D$", lambda: fake.unplug(GONE))
     fake.on("^chmod 755 ")
-    fake.shell = shell
     t = target(fake)
     with pytest.raises(DeviceLost):
         t.prepare(AppSpec(package=PKG), proxy)
