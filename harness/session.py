@@ -226,8 +226,7 @@ class Session:
     def _check_frida_link(self, reason: str) -> None:
         if not reason.startswith(LINK_LOST):
             return
-        gone = (self.target.device_lost(confirm=True) if isinstance(self.target, LosableTarget)
-                else None)
+        gone = self._confirm_lost()
         if gone is not None:
             raise DeviceLost(f"Frida lost the device ({reason}); adb: {gone}", cause=gone)
         raise InstrumentationError(
@@ -326,14 +325,19 @@ class Session:
 
     # -- a device that goes away ------------------------------------------------------------
 
+    def _confirm_lost(self) -> str | None:
+        """Why the device is gone or hung, by a real round trip (None: it answers, or the
+        target has no device to lose)."""
+        if not isinstance(self.target, LosableTarget):
+            return None
+        return self.target.device_lost(confirm=True)
+
     def _as_lost(self, exc: HarnessError) -> DeviceLost | None:
         """``exc`` as DeviceLost when the device is gone: whichever layer noticed first (a UI
         call, a Frida RPC, an adb command) words it its own way, so ask the device."""
         if isinstance(exc, DeviceLost):
             return exc
-        if not isinstance(self.target, LosableTarget):
-            return None
-        gone = self.target.device_lost(confirm=True)
+        gone = self._confirm_lost()
         if gone is None:
             return None
         return DeviceLost(f"the device is gone ({gone}): {exc}", cause=gone)
@@ -430,8 +434,7 @@ class Session:
     def _hung(self, what: str, exc: TimeoutError) -> DeviceLost | None:
         """A cleanup step that did not finish: DeviceLost when a round trip says the device
         is gone or hung, else None (the step was only slow or stuck on the host)."""
-        gone = (self.target.device_lost(confirm=True) if isinstance(self.target, LosableTarget)
-                else None)
+        gone = self._confirm_lost()
         if gone is None:
             return None
         return DeviceLost(f"{what} did not finish ({exc}) and the device does not answer "
@@ -501,9 +504,7 @@ class Session:
         """Before calling the run complete: the device still answers and its links are in
         place. An adb server restart the periodic check missed drops the adb reverse, and
         the app's traffic silently stops reaching the proxy: that run is not complete."""
-        if not isinstance(self.target, LosableTarget):
-            return
-        gone = self.target.device_lost(confirm=True)
+        gone = self._confirm_lost()
         if gone is not None:
             raise DeviceLost(f"the device's link broke during the run ({gone})", cause=gone)
 
