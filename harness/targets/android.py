@@ -41,6 +41,9 @@ _UNSET: Any = object()
 #: waits up to 600 s on a dead connection; a run must not).
 UNDO_TIMEOUT = 30.0
 
+#: An undo step at close: its label, the call that undoes it, the command to do it by hand.
+UndoStep = tuple[str, Callable[[], None], str]
+
 
 class AndroidTarget:
     name = "android"
@@ -65,7 +68,7 @@ class AndroidTarget:
         self._host_frida_version = host_frida_version
         self._props: dict[str, str] | None = None
         self._root: RootMode | None = _UNSET
-        self._undo: list[tuple[str, Callable[[], None], str]] = []
+        self._undo: list[UndoStep] = []
         self._leftovers: list[Leftover] = []
         self.lost: str | None = None
         """Why the device went away mid-run (set by :meth:`mark_lost`), or None; cleared
@@ -166,9 +169,8 @@ class AndroidTarget:
         self._reverse = spec
         restore = commands.restore_global_http_proxy(previous)
         # Registered before the change: if `put` half-worked, close still restores.
-        self._on_close(f"restore http_proxy ({previous or 'none'})",
-                       lambda: self._must(restore, "Restoring the global proxy setting"),
-                       self._by_hand(restore))
+        self._undo_command(f"restore http_proxy ({previous or 'none'})", restore,
+                           "Restoring the global proxy setting")
         self._must(commands.set_global_http_proxy(proxy.host, proxy.port),
                    "Setting the global proxy")
 
@@ -185,9 +187,8 @@ class AndroidTarget:
         if root is not None:
             for command in reversed(cacert.build_undo(self.sdk)):  # popped in build_undo order
                 line = commands.as_root(command, root)
-                self._on_close(f"undo CA: {command}",
-                               functools.partial(self._must, line, "Removing the proxy CA"),
-                               self._by_hand(line, root=root))
+                self._undo_command(f"undo CA: {command}", line, "Removing the proxy CA",
+                                   root=root)
         try:
             done = cacert.install_ca(self.device, pem, sdk=self.sdk, root=root)
         except DeviceLost:
@@ -288,14 +289,12 @@ class AndroidTarget:
         place(preferences, store)
         conf = wireguard.config_path()
         remove_conf = commands.as_root(wireguard.remove(conf), root)
-        self._on_close(f"remove {conf}", functools.partial(
-            self._must, remove_conf, "Removing the consentry WireGuard tunnel"),
-            self._by_hand(remove_conf, root=root))
+        self._undo_command(f"remove {conf}", remove_conf,
+                           "Removing the consentry WireGuard tunnel", root=root)
         place(endpoint.client_config.encode("utf-8"), conf)
         # Newest first at close: tunnel down, app stopped (forgets the tunnel), then files.
-        self._on_close("stop the WireGuard app", functools.partial(
-            self._must, commands.force_stop(wireguard.PACKAGE), "Stopping the WireGuard app"),
-            self._by_hand(commands.force_stop(wireguard.PACKAGE)))
+        self._undo_command("stop the WireGuard app", commands.force_stop(wireguard.PACKAGE),
+                           "Stopping the WireGuard app")
         self._pregrant_vpn()
         self._on_close("bring the WireGuard tunnel down",
                        functools.partial(self._broadcast, wireguard.ACTION_DOWN, root),
@@ -310,9 +309,8 @@ class AndroidTarget:
         previous = wireguard.parse_appops_mode(check_output(
             self.device, wireguard.appops_get(), what="Reading WireGuard's VPN consent"))
         restore = wireguard.appops_set(previous or "default")
-        self._on_close(f"restore WireGuard's VPN consent ({previous or 'default'})",
-                       functools.partial(self._must, restore, "Restoring WireGuard's VPN consent"),
-                       self._by_hand(restore))
+        self._undo_command(f"restore WireGuard's VPN consent ({previous or 'default'})",
+                           restore, "Restoring WireGuard's VPN consent")
         self._must(wireguard.appops_set("allow"), "Pre-granting WireGuard's VPN consent")
         # Started by a broadcast, the app is in the background, where Android 8+ refuses to
         # start its VpnService; the temporary allow-list expires by itself.
@@ -388,10 +386,8 @@ class AndroidTarget:
         while it exists: a staged copy may hold the tunnel's private key, and a device lost
         mid-copy must leave the user the command that removes it."""
         remove = commands.as_root(wireguard.remove_staging(), root)
-        step = ("remove the staging dir " + wireguard.STAGING,
-                functools.partial(self._must, remove, "Removing the staging dir"),
-                self._by_hand(remove, root=root))
-        self._undo.append(step)
+        step = self._undo_command("remove the staging dir " + wireguard.STAGING, remove,
+                                  "Removing the staging dir", root=root)
         root_shell(self.device, root, wireguard.make_staging(), what="Creating a staging dir")
         try:
             yield
@@ -436,10 +432,8 @@ class AndroidTarget:
             # to stop it (its pid unknown yet: every frida-server, none ran before).
             kill_all = commands.as_root(
                 "for pid in $(pidof frida-server); do kill $pid; done", root)
-            pending = ("stop the frida-server consentry started",
-                       functools.partial(self._must, kill_all, "Stopping frida-server"),
-                       self._by_hand(kill_all, root=root))
-            self._undo.append(pending)
+            pending = self._undo_command("stop the frida-server consentry started", kill_all,
+                                         "Stopping frida-server", root=root)
         try:
             status = frida_server.ensure_running(
                 self.device, root=self.root, host_version=version,
@@ -456,9 +450,8 @@ class AndroidTarget:
                 # Only if that pid is still frida-server: after a reboot it may be anything.
                 kill = commands.as_root(f"if pidof frida-server | grep -qw {pid}; then "
                                         f"{commands.kill(pid)}; fi", root)
-                self._on_close(f"stop frida-server {pid}",
-                               functools.partial(self._must, kill, "Stopping frida-server"),
-                               self._by_hand(kill, root=root))
+                self._undo_command(f"stop frida-server {pid}", kill, "Stopping frida-server",
+                                   root=root)
         return {"version": status.version, "pids": status.pids, "started": not before}
 
     def spawn(self, app: AppSpec) -> SpawnedApp:
@@ -503,6 +496,16 @@ class AndroidTarget:
     def _on_close(self, label: str, undo: Callable[[], None], by_hand: str) -> None:
         """Push an undo step; ``by_hand`` is how the user undoes it when close cannot."""
         self._undo.append((label, undo, by_hand))
+
+    def _undo_command(self, label: str, command: str, what: str, *,
+                      root: RootMode | None = None) -> UndoStep:
+        """Push an undo step that runs one shell ``command`` (``what`` names it in errors);
+        by hand it is the same command through adb. Returned, so a step found needless can
+        be taken off again."""
+        step = (label, functools.partial(self._must, command, what),
+                self._by_hand(command, root=root))
+        self._undo.append(step)
+        return step
 
     def _by_hand(self, command: str, *, root: RootMode | None = None) -> str:
         """The adb command line that runs ``command``; as root through adbd it needs
